@@ -1,0 +1,287 @@
+package conn
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/AmanTrance/FastRpc/frame"
+)
+
+// DefaultBufferSize is the size of each of a Conn's read and write buffers
+// when Config leaves it zero: large enough that a small call is one read and
+// one write system call, small enough for thousands of connections.
+const DefaultBufferSize = 16 << 10
+
+// Config sets a Conn's buffers. The zero value is ready to use.
+type Config struct {
+	// ReadBufferSize and WriteBufferSize are the buffer sizes in bytes;
+	// 0 means DefaultBufferSize. Values below 64 are raised to 64 so a
+	// header always fits.
+	ReadBufferSize, WriteBufferSize int
+}
+
+func bufSize(n int) int {
+	if n == 0 {
+		return DefaultBufferSize
+	}
+	return max(n, 64)
+}
+
+// Conn is a FastRpc-framed connection. See the package doc for its
+// concurrency rules.
+type Conn struct {
+	nc      net.Conn
+	br      *bufio.Reader
+	bw      *bufio.Writer
+	scratch [frame.RequestHeaderSize]byte
+	created time.Time
+	probe   prober
+}
+
+// New wraps nc. It performs no I/O; see [Dial], [Conn.WritePreface] and
+// [Conn.ReadPreface] for the preface exchange.
+func New(nc net.Conn, cfg Config) *Conn {
+	c := &Conn{
+		nc:      nc,
+		br:      bufio.NewReaderSize(nc, bufSize(cfg.ReadBufferSize)),
+		bw:      bufio.NewWriterSize(nc, bufSize(cfg.WriteBufferSize)),
+		created: time.Now(),
+	}
+	c.probe.init(nc)
+	return c
+}
+
+// NetConn returns the underlying connection.
+func (c *Conn) NetConn() net.Conn { return c.nc }
+
+// Created returns when the Conn was made, for pools that bound a
+// connection's lifetime.
+func (c *Conn) Created() time.Time { return c.created }
+
+// RemoteAddr returns the peer's address.
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// Close closes the underlying connection.
+func (c *Conn) Close() error { return c.nc.Close() }
+
+// CloseWrite shuts down the writing side when the underlying connection
+// supports it (TCP, unix, TLS), so the peer reads everything sent and then
+// EOF. It returns nil and does nothing otherwise.
+func (c *Conn) CloseWrite() error {
+	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// SetDeadline sets the read and write deadlines of the underlying
+// connection; a zero time removes them. It may be called concurrently with
+// a blocked read or write, which then fails.
+func (c *Conn) SetDeadline(t time.Time) error { return c.nc.SetDeadline(t) }
+
+// SetReadDeadline sets the read deadline; see SetDeadline.
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.nc.SetReadDeadline(t) }
+
+// SetWriteDeadline sets the write deadline; see SetDeadline.
+func (c *Conn) SetWriteDeadline(t time.Time) error { return c.nc.SetWriteDeadline(t) }
+
+// WritePreface writes a preface with this package's protocol version and
+// flushes it.
+func (c *Conn) WritePreface(status frame.HandshakeStatus) error {
+	frame.PutPreface(c.scratch[:], frame.Preface{Version: frame.Version, Status: status})
+	if _, err := c.bw.Write(c.scratch[:frame.PrefaceSize]); err != nil {
+		return err
+	}
+	return c.bw.Flush()
+}
+
+// ReadPreface reads and validates the peer's preface. Errors from
+// [frame.ParsePreface] are wrapped with what was received.
+func (c *Conn) ReadPreface() (frame.Preface, error) {
+	b, err := c.br.Peek(frame.PrefaceSize)
+	if err != nil {
+		if len(b) > 0 && (err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF)) {
+			// Something answered, but not with a whole preface: not FastRpc.
+			return frame.Preface{}, fmt.Errorf("%w: got %q then end of stream", frame.ErrBadMagic, b)
+		}
+		return frame.Preface{}, err
+	}
+	p, err := frame.ParsePreface(b)
+	if errors.Is(err, frame.ErrBadMagic) {
+		err = fmt.Errorf("%w: got %q", err, b)
+	}
+	_, _ = c.br.Discard(frame.PrefaceSize)
+	return p, err
+}
+
+// WaitForData blocks until at least one byte is readable (the start of the
+// next frame) and returns nil, or returns the read error.
+func (c *Conn) WaitForData() error {
+	_, err := c.br.Peek(1)
+	return err
+}
+
+// Buffered returns how many received bytes are buffered and not yet read.
+func (c *Conn) Buffered() int { return c.br.Buffered() }
+
+// ReadRequestHeader reads and decodes a request header.
+func (c *Conn) ReadRequestHeader() (frame.RequestHeader, error) {
+	b, err := c.br.Peek(frame.RequestHeaderSize)
+	if err != nil {
+		return frame.RequestHeader{}, eofIsUnexpected(err, len(b))
+	}
+	h, err := frame.ParseRequestHeader(b)
+	_, _ = c.br.Discard(frame.RequestHeaderSize)
+	return h, err
+}
+
+// ReadResponseHeader reads and decodes a response header.
+func (c *Conn) ReadResponseHeader() (frame.ResponseHeader, error) {
+	b, err := c.br.Peek(frame.ResponseHeaderSize)
+	if err != nil {
+		return frame.ResponseHeader{}, eofIsUnexpected(err, len(b))
+	}
+	h, err := frame.ParseResponseHeader(b)
+	_, _ = c.br.Discard(frame.ResponseHeaderSize)
+	return h, err
+}
+
+// eofIsUnexpected turns an EOF after part of a frame into
+// io.ErrUnexpectedEOF; a clean EOF before the first byte stays io.EOF.
+func eofIsUnexpected(err error, got int) error {
+	if err == io.EOF && got > 0 {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// WriteRequestHeader buffers an encoded request header.
+func (c *Conn) WriteRequestHeader(h frame.RequestHeader) error {
+	frame.PutRequestHeader(c.scratch[:], h)
+	_, err := c.bw.Write(c.scratch[:frame.RequestHeaderSize])
+	return err
+}
+
+// WriteResponseHeader buffers an encoded response header.
+func (c *Conn) WriteResponseHeader(h frame.ResponseHeader) error {
+	frame.PutResponseHeader(c.scratch[:], h)
+	_, err := c.bw.Write(c.scratch[:frame.ResponseHeaderSize])
+	return err
+}
+
+// Write buffers payload bytes. Large writes go straight to the connection.
+func (c *Conn) Write(p []byte) (int, error) { return c.bw.Write(p) }
+
+// WriteString buffers payload bytes from a string.
+func (c *Conn) WriteString(s string) (int, error) { return c.bw.WriteString(s) }
+
+// Flush writes out whatever is buffered.
+func (c *Conn) Flush() error { return c.bw.Flush() }
+
+// Read reads payload bytes; the caller keeps count of the frame's length.
+func (c *Conn) Read(p []byte) (int, error) { return c.br.Read(p) }
+
+// ReadFull reads exactly len(p) payload bytes. An EOF before that is
+// io.ErrUnexpectedEOF.
+func (c *Conn) ReadFull(p []byte) error {
+	_, err := io.ReadFull(c.br, p)
+	if err == io.EOF && len(p) > 0 {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// Discard reads and drops n payload bytes without allocating.
+func (c *Conn) Discard(n uint64) error {
+	for n > 0 {
+		k := int(min(n, 1<<30))
+		d, err := c.br.Discard(k)
+		n -= uint64(d)
+		if err != nil {
+			return eofIsUnexpected(err, 1)
+		}
+	}
+	return nil
+}
+
+// CopyTo copies exactly n payload bytes to w through the read buffer, so
+// memory stays bounded whatever n is. It returns how many bytes w accepted.
+func (c *Conn) CopyTo(w io.Writer, n uint64) (int64, error) {
+	var done int64
+	for n > 0 {
+		if c.br.Buffered() == 0 {
+			if _, err := c.br.Peek(1); err != nil {
+				return done, eofIsUnexpected(err, 1)
+			}
+		}
+		b, _ := c.br.Peek(int(min(uint64(c.br.Buffered()), n)))
+		k, err := w.Write(b)
+		done += int64(k)
+		n -= uint64(k)
+		_, _ = c.br.Discard(k)
+		if err != nil {
+			return done, err
+		}
+		if k < len(b) {
+			return done, io.ErrShortWrite
+		}
+	}
+	return done, nil
+}
+
+// CopyFrom copies exactly n bytes from r into the connection through the
+// write buffer, reading at most chunk bytes at a time (chunk <= 0 means the
+// buffer's size). Memory stays bounded whatever n is. When r ends before n
+// bytes it returns io.ErrUnexpectedEOF: the frame being written is then
+// incomplete and the connection must be closed.
+func (c *Conn) CopyFrom(r io.Reader, n uint64, chunk int) (int64, error) {
+	var done int64
+	for n > 0 {
+		if c.bw.Available() == 0 {
+			if err := c.bw.Flush(); err != nil {
+				return done, err
+			}
+		}
+		buf := c.bw.AvailableBuffer()
+		want := min(uint64(cap(buf)), n)
+		if chunk > 0 {
+			want = min(want, uint64(chunk))
+		}
+		buf = buf[:want]
+		k, rerr := r.Read(buf)
+		if k > 0 {
+			// buf is the writer's own free space: this Write only advances it.
+			if _, err := c.bw.Write(buf[:k]); err != nil {
+				return done, err
+			}
+			done += int64(k)
+			n -= uint64(k)
+		}
+		if rerr != nil {
+			if rerr == io.EOF {
+				if n == 0 {
+					break
+				}
+				return done, io.ErrUnexpectedEOF
+			}
+			return done, rerr
+		}
+	}
+	return done, nil
+}
+
+// Stale reports whether an idle connection should not be used: the peer
+// closed it or reset it, or sent bytes nobody asked for (a FastRpc peer
+// never does; a stopping master's notice is such bytes). It does not block
+// and sends nothing. On connections whose socket it cannot reach (TLS, and
+// other wrappers) it reports only what is already buffered.
+func (c *Conn) Stale() bool {
+	if c.br.Buffered() > 0 {
+		return true
+	}
+	return c.probe.stale()
+}

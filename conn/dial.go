@@ -1,0 +1,83 @@
+package conn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/AmanTrance/FastRpc/frame"
+)
+
+// Dialer opens a network connection. *net.Dialer, *tls.Dialer and most
+// proxy dialers satisfy it.
+type Dialer interface {
+	DialContext(ctx context.Context, network, address string) (net.Conn, error)
+}
+
+// DefaultHandshakeTimeout bounds the dial and preface exchange when the
+// context passed to Dial has no deadline.
+const DefaultHandshakeTimeout = 10 * time.Second
+
+// Errors a master's preface can give; see [frame.HandshakeStatus].
+var (
+	// ErrMasterOverloaded means the master is at its connection limit.
+	// Retry later, or raise the master's MaxConnections.
+	ErrMasterOverloaded = errors.New("fastrpc: master refused the connection: at its connection limit")
+	// ErrMasterShuttingDown means the master is stopping and processes
+	// nothing more on this connection.
+	ErrMasterShuttingDown = errors.New("fastrpc: master is shutting down")
+)
+
+// Dial opens a connection with d and performs the slave's side of the
+// handshake: it sends its preface and reads and checks the master's. The
+// whole exchange is bounded by ctx's deadline, or DefaultHandshakeTimeout.
+func Dial(ctx context.Context, d Dialer, network, address string, cfg Config) (*Conn, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultHandshakeTimeout)
+		defer cancel()
+	}
+	nc, err := d.DialContext(ctx, network, address)
+	if err != nil {
+		return nil, fmt.Errorf("fastrpc: connecting to the master: %w", err)
+	}
+	c := New(nc, cfg)
+	if err := c.clientHandshake(ctx); err != nil {
+		_ = nc.Close()
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w (%w)", ctx.Err(), err)
+		}
+		return nil, fmt.Errorf("fastrpc: handshake with %s: %w", address, err)
+	}
+	return c, nil
+}
+
+func (c *Conn) clientHandshake(ctx context.Context) error {
+	// The end of ctx, deadline or cancellation, interrupts the exchange.
+	// The socket gets no deadline of its own: one equal to ctx's deadline
+	// can fire before ctx's timer, and the error would then not be ctx's.
+	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	if err := c.WritePreface(frame.HandshakeOK); err != nil {
+		return err
+	}
+	p, err := c.ReadPreface()
+	if err != nil {
+		return err
+	}
+	switch p.Status {
+	case frame.HandshakeOK:
+	case frame.HandshakeOverloaded:
+		return ErrMasterOverloaded
+	case frame.HandshakeShuttingDown:
+		return ErrMasterShuttingDown
+	default:
+		return fmt.Errorf("master refused the connection with unknown %v", p.Status)
+	}
+	if !stop() {
+		return ctx.Err()
+	}
+	return c.nc.SetDeadline(time.Time{})
+}

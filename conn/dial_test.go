@@ -1,0 +1,404 @@
+package conn_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/AmanTrance/FastRpc/conn"
+	"github.com/AmanTrance/FastRpc/frame"
+)
+
+// prompt bounds how long an operation that should fail "promptly" may take.
+// It only keeps a broken implementation from hanging the test; it is not a
+// speed assertion.
+const prompt = 3 * time.Second
+
+// fakeMaster listens on loopback and runs serve, in its own goroutine, on
+// every connection it accepts. Each connection gets a deadline so a serve
+// function can never hang the test; the listener and every connection are
+// closed, and every serve has returned, when the test ends.
+func fakeMaster(t *testing.T, serve func(nc net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, nc)
+			mu.Unlock()
+			_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer nc.Close()
+				serve(nc)
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		mu.Lock()
+		for _, nc := range conns {
+			_ = nc.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return ln.Addr().String()
+}
+
+func masterPreface(p frame.Preface) []byte {
+	b := make([]byte, frame.PrefaceSize)
+	frame.PutPreface(b, p)
+	return b
+}
+
+// answer is a serve function that sends a preface with status and reads
+// the slave's, reporting it on got (when not nil).
+func answer(status frame.HandshakeStatus, got chan<- []byte) func(net.Conn) {
+	return func(nc net.Conn) {
+		if _, err := nc.Write(masterPreface(frame.Preface{Version: frame.Version, Status: status})); err != nil {
+			return
+		}
+		b := make([]byte, frame.PrefaceSize)
+		if _, err := io.ReadFull(nc, b); err != nil {
+			return
+		}
+		if got != nil {
+			got <- b
+		}
+		if status != frame.HandshakeOK {
+			return // the master closes after a refusal
+		}
+		_, _ = io.Copy(io.Discard, nc) // until the slave closes
+	}
+}
+
+func dialCtx(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestDialHandshakeOK(t *testing.T) {
+	got := make(chan []byte, 1)
+	addr := fakeMaster(t, answer(frame.HandshakeOK, got))
+
+	c, err := conn.Dial(dialCtx(t, 5*time.Second), &net.Dialer{}, "tcp", addr, conn.Config{})
+	require.NoError(t, err)
+	defer c.Close()
+	assert.Equal(t, addr, c.RemoteAddr().String())
+	assert.False(t, c.Created().IsZero())
+
+	b := <-got
+	assert.Equal(t, "FRPC", string(b[:4]), "slave preface magic")
+	p, err := frame.ParsePreface(b)
+	require.NoError(t, err)
+	assert.Equal(t, frame.Preface{Version: frame.Version, Status: frame.HandshakeOK}, p)
+	assert.Zero(t, c.Buffered(), "Dial must consume exactly the preface")
+}
+
+// After Dial returns, neither the handshake's deadline nor the end of its
+// context may affect the connection.
+func TestDialLeavesNoDeadline(t *testing.T) {
+	for _, end := range []string{"deadline", "cancel"} {
+		t.Run(end, func(t *testing.T) {
+			hdr := make([]byte, frame.ResponseHeaderSize)
+			frame.PutResponseHeader(hdr, frame.ResponseHeader{Status: frame.StatusOK, Length: 3})
+			send := make(chan struct{})
+			addr := fakeMaster(t, func(nc net.Conn) {
+				_, _ = nc.Write(masterPreface(frame.Preface{Version: frame.Version}))
+				_, _ = io.ReadFull(nc, make([]byte, frame.PrefaceSize))
+				<-send
+				_, _ = nc.Write(append(hdr, "abc"...))
+				_, _ = io.Copy(io.Discard, nc)
+			})
+
+			var ctx context.Context
+			var cancel context.CancelFunc
+			if end == "deadline" {
+				ctx, cancel = context.WithTimeout(context.Background(), 300*time.Millisecond)
+			} else {
+				ctx, cancel = context.WithCancel(context.Background())
+			}
+			defer cancel()
+			c, err := conn.Dial(ctx, &net.Dialer{}, "tcp", addr, conn.Config{})
+			require.NoError(t, err)
+			defer c.Close()
+
+			if end == "cancel" {
+				cancel()
+			}
+			<-ctx.Done()
+			time.Sleep(50 * time.Millisecond) // let a leaked AfterFunc run, if any
+			assert.False(t, c.Stale(), "a healthy connection whose dial context ended")
+
+			close(send)
+			require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
+			h, err := c.ReadResponseHeader()
+			require.NoError(t, err, "reading after the handshake context ended")
+			assert.Equal(t, uint64(3), h.Length)
+			body := make([]byte, 3)
+			require.NoError(t, c.ReadFull(body))
+			assert.Equal(t, "abc", string(body))
+		})
+	}
+}
+
+func TestDialRefused(t *testing.T) {
+	for _, tc := range []struct {
+		status frame.HandshakeStatus
+		want   error
+	}{
+		{frame.HandshakeOverloaded, conn.ErrMasterOverloaded},
+		{frame.HandshakeShuttingDown, conn.ErrMasterShuttingDown},
+	} {
+		t.Run(tc.status.String(), func(t *testing.T) {
+			addr := fakeMaster(t, answer(tc.status, nil))
+			c, err := conn.Dial(dialCtx(t, 5*time.Second), &net.Dialer{}, "tcp", addr, conn.Config{})
+			require.Error(t, err)
+			assert.Nil(t, c)
+			assert.ErrorIs(t, err, tc.want)
+			assert.Contains(t, err.Error(), addr, "the error names the master")
+		})
+	}
+	t.Run("unknown status", func(t *testing.T) {
+		addr := fakeMaster(t, answer(frame.HandshakeStatus(7), nil))
+		c, err := conn.Dial(dialCtx(t, 5*time.Second), &net.Dialer{}, "tcp", addr, conn.Config{})
+		require.Error(t, err)
+		assert.Nil(t, c)
+		assert.NotErrorIs(t, err, conn.ErrMasterOverloaded)
+		assert.NotErrorIs(t, err, conn.ErrMasterShuttingDown)
+		assert.Contains(t, err.Error(), "handshake status 7")
+	})
+}
+
+func TestDialNotFastRpc(t *testing.T) {
+	for _, tc := range []struct {
+		name, reply, shows string
+	}{
+		{"http", "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", `"HTTP/1.1"`},
+		{"short", "HTTP", `"HTTP" then end of stream`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr := fakeMaster(t, func(nc net.Conn) {
+				_, _ = io.WriteString(nc, tc.reply)
+				_ = nc.(*net.TCPConn).CloseWrite()
+				_, _ = io.Copy(io.Discard, nc)
+			})
+			c, err := conn.Dial(dialCtx(t, 5*time.Second), &net.Dialer{}, "tcp", addr, conn.Config{})
+			require.Error(t, err)
+			assert.Nil(t, c)
+			assert.ErrorIs(t, err, frame.ErrBadMagic)
+			assert.Contains(t, err.Error(), tc.shows, "the error shows what was received")
+		})
+	}
+	t.Run("silent close", func(t *testing.T) {
+		addr := fakeMaster(t, func(nc net.Conn) {})
+		_, err := conn.Dial(dialCtx(t, 5*time.Second), &net.Dialer{}, "tcp", addr, conn.Config{})
+		require.Error(t, err)
+		assert.NotErrorIs(t, err, frame.ErrBadMagic, "nothing was received")
+	})
+}
+
+func TestDialVersionMismatch(t *testing.T) {
+	addr := fakeMaster(t, func(nc net.Conn) {
+		_, _ = nc.Write(masterPreface(frame.Preface{Version: 2}))
+		_, _ = io.Copy(io.Discard, nc)
+	})
+	c, err := conn.Dial(dialCtx(t, 5*time.Second), &net.Dialer{}, "tcp", addr, conn.Config{})
+	require.Error(t, err)
+	assert.Nil(t, c)
+	var ve *frame.VersionError
+	require.ErrorAs(t, err, &ve)
+	assert.Equal(t, uint16(2), ve.Remote)
+	assert.Equal(t, frame.Version, ve.Local)
+}
+
+// silent accepts and reads, but never answers.
+func silent(accepted chan<- struct{}) func(net.Conn) {
+	return func(nc net.Conn) {
+		if accepted != nil {
+			b := make([]byte, frame.PrefaceSize)
+			if _, err := io.ReadFull(nc, b); err != nil {
+				return
+			}
+			accepted <- struct{}{}
+		}
+		_, _ = io.Copy(io.Discard, nc)
+	}
+}
+
+func TestDialSilentMasterDeadline(t *testing.T) {
+	addr := fakeMaster(t, silent(nil))
+	start := time.Now()
+	c, err := conn.Dial(dialCtx(t, 300*time.Millisecond), &net.Dialer{}, "tcp", addr, conn.Config{})
+	elapsed := time.Since(start)
+	require.Error(t, err)
+	assert.Nil(t, c)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, elapsed, prompt, "Dial must give up at the context's deadline")
+}
+
+// The socket deadline and the context's timer expire at the same moment;
+// whichever is seen first, the error must be the context's.
+func TestDialDeadlineAlwaysReportsContext(t *testing.T) {
+	addr := fakeMaster(t, silent(nil))
+	for i := range 30 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(5+i%5)*time.Millisecond)
+		_, err := conn.Dial(ctx, &net.Dialer{}, "tcp", addr, conn.Config{})
+		cancel()
+		require.Error(t, err)
+		require.ErrorIs(t, err, context.DeadlineExceeded, "attempt %d: %v", i, err)
+	}
+}
+
+func TestDialCancelMidHandshake(t *testing.T) {
+	accepted := make(chan struct{}, 1)
+	addr := fakeMaster(t, silent(accepted))
+	ctx, cancel := context.WithCancel(context.Background()) // no deadline: Dial's default applies
+	defer cancel()
+	go func() {
+		select {
+		case <-accepted: // the slave's preface arrived: we are mid-handshake
+		case <-time.After(5 * time.Second):
+		}
+		cancel()
+	}()
+	start := time.Now()
+	c, err := conn.Dial(ctx, &net.Dialer{}, "tcp", addr, conn.Config{})
+	elapsed := time.Since(start)
+	require.Error(t, err)
+	assert.Nil(t, c)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.Less(t, elapsed, prompt)
+}
+
+type failingDialer struct{ err error }
+
+func (d failingDialer) DialContext(context.Context, string, string) (net.Conn, error) {
+	return nil, d.err
+}
+
+func TestDialDialerError(t *testing.T) {
+	c, err := conn.Dial(context.Background(), failingDialer{errBoom}, "tcp", "127.0.0.1:1", conn.Config{})
+	assert.Nil(t, c)
+	assert.ErrorIs(t, err, errBoom)
+}
+
+// A real dial to a closed port fails with the dialer's error.
+func TestDialConnectionRefused(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	_, err = conn.Dial(dialCtx(t, 5*time.Second), &net.Dialer{}, "tcp", addr, conn.Config{})
+	require.Error(t, err)
+	var oe *net.OpError
+	assert.True(t, errors.As(err, &oe), "got %v", err)
+}
+
+// hookConn lets a test act between the steps of Dial's handshake.
+type hookConn struct {
+	net.Conn
+	afterRead func() // once, after the first read that returns data
+	once      sync.Once
+	onPast    func() // in SetDeadline with a past time, before it is set
+	pastSet   chan struct{}
+
+	mu       sync.Mutex
+	deadline time.Time
+}
+
+func (h *hookConn) Read(p []byte) (int, error) {
+	n, err := h.Conn.Read(p)
+	if n > 0 && h.afterRead != nil {
+		h.once.Do(h.afterRead)
+	}
+	return n, err
+}
+
+func (h *hookConn) SetDeadline(t time.Time) error {
+	past := !t.IsZero() && t.Before(time.Now())
+	if past && h.onPast != nil {
+		h.onPast()
+	}
+	h.mu.Lock()
+	h.deadline = t
+	h.mu.Unlock()
+	err := h.Conn.SetDeadline(t)
+	if past {
+		close(h.pastSet)
+	}
+	return err
+}
+
+type hookDialer struct{ wrap func(net.Conn) net.Conn }
+
+func (d hookDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	var nd net.Dialer
+	nc, err := nd.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return d.wrap(nc), nil
+}
+
+// The context ends just as the handshake completes, and its interruption
+// runs late: Dial must not hand out a connection that the late
+// interruption then breaks.
+func TestDialCancelRacesCompletion(t *testing.T) {
+	addr := fakeMaster(t, answer(frame.HandshakeOK, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	interrupting := make(chan struct{})
+	release := make(chan struct{})
+	var hc *hookConn
+	d := hookDialer{wrap: func(nc net.Conn) net.Conn {
+		hc = &hookConn{Conn: nc, pastSet: make(chan struct{})}
+		hc.afterRead = func() {
+			cancel()
+			select { // the interruption has started, and is held
+			case <-interrupting:
+			case <-time.After(prompt):
+			}
+		}
+		hc.onPast = func() {
+			close(interrupting)
+			<-release
+		}
+		return hc
+	}}
+	c, err := conn.Dial(ctx, d, "tcp", addr, conn.Config{})
+	close(release)
+	select {
+	case <-hc.pastSet:
+	case <-time.After(prompt):
+		t.Fatal("the interruption never ran")
+	}
+	if err != nil {
+		assert.ErrorIs(t, err, context.Canceled)
+		return
+	}
+	defer c.Close()
+	hc.mu.Lock()
+	defer hc.mu.Unlock()
+	assert.True(t, hc.deadline.IsZero(), "Dial returned a connection with deadline %v", hc.deadline)
+}

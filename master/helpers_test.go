@@ -1,0 +1,211 @@
+package master_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/AmanTrance/FastRpc/frame"
+	"github.com/AmanTrance/FastRpc/master"
+	"github.com/AmanTrance/FastRpc/slave"
+)
+
+// hangGuard bounds waits that only exist to keep a broken test from hanging.
+const hangGuard = 10 * time.Second
+
+// register adds methods to m.
+func register(t testing.TB, m *master.Master, methods map[string]master.HandlerFunc) {
+	t.Helper()
+	for name, h := range methods {
+		require.NoError(t, m.Register(name, master.Info{Description: name}, h))
+	}
+}
+
+// serveOn serves m on address (a free port when it ends in ":0") and
+// returns a channel that receives what ListenAndServe returns. The master
+// is closed when the test ends.
+func serveOn(t testing.TB, m *master.Master, address string) <-chan error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- m.ListenAndServe(context.Background(), address) }()
+	addr := make(chan net.Addr, 1)
+	go func() { addr <- m.Addr() }()
+	select {
+	case a := <-addr:
+		require.NotNil(t, a)
+	case err := <-done:
+		t.Fatalf("ListenAndServe returned early: %v", err)
+	case <-time.After(hangGuard):
+		t.Fatal("master did not start listening")
+	}
+	t.Cleanup(func() { _ = m.Close() })
+	return done
+}
+
+// serveMaster returns a master serving methods on a free loopback port.
+func serveMaster(t testing.TB, cfg master.Config, methods map[string]master.HandlerFunc) *master.Master {
+	t.Helper()
+	m := master.New(cfg)
+	register(t, m, methods)
+	done := serveOn(t, m, "127.0.0.1:0")
+	t.Cleanup(func() {
+		_ = m.Close()
+		select {
+		case err := <-done:
+			require.NoError(t, err, "ListenAndServe after Close")
+		case <-time.After(hangGuard):
+			t.Error("ListenAndServe did not return after Close")
+		}
+	})
+	return m
+}
+
+// dialSlave returns a warmed slave for address, closed when the test ends.
+func dialSlave(t testing.TB, address string, cfg slave.Config) *slave.Slave {
+	t.Helper()
+	cfg.Address = address
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+	defer cancel()
+	s, err := slave.Dial(ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func callCtx(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := ln.Addr().(*net.TCPAddr).Port
+	require.NoError(t, ln.Close())
+	return port
+}
+
+func loopback(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
+
+func echo(op *master.IOOperator) error {
+	b, err := op.ReadAll()
+	if err != nil {
+		return err
+	}
+	return op.WriteIOFromBuffer(b)
+}
+
+// requireServes checks that an honest slave gets served by m.
+func requireServes(t testing.TB, m *master.Master) {
+	t.Helper()
+	s := dialSlave(t, m.Addr().String(), slave.Config{PoolSize: 1})
+	resp, err := s.Call(callCtx(t), "echo", []byte("honest"))
+	require.NoError(t, err)
+	require.Equal(t, "honest", string(resp))
+}
+
+// rawDial opens a plain TCP connection to m; every read and write on it
+// is bounded by hangGuard.
+func rawDial(t testing.TB, m *master.Master) net.Conn {
+	t.Helper()
+	nc, err := net.Dial("tcp", m.Addr().String())
+	require.NoError(t, err)
+	require.NoError(t, nc.SetDeadline(time.Now().Add(hangGuard)))
+	t.Cleanup(func() { _ = nc.Close() })
+	return nc
+}
+
+func readPreface(t testing.TB, nc net.Conn) frame.Preface {
+	t.Helper()
+	var b [frame.PrefaceSize]byte
+	_, err := io.ReadFull(nc, b[:])
+	require.NoError(t, err, "reading the master's preface")
+	p, err := frame.ParsePreface(b[:])
+	require.NoError(t, err)
+	return p
+}
+
+func writePreface(t testing.TB, nc net.Conn, p frame.Preface) {
+	t.Helper()
+	var b [frame.PrefaceSize]byte
+	frame.PutPreface(b[:], p)
+	_, err := nc.Write(b[:])
+	require.NoError(t, err)
+}
+
+// rawHandshake opens a raw connection and completes the handshake.
+func rawHandshake(t testing.TB, m *master.Master) net.Conn {
+	t.Helper()
+	nc := rawDial(t, m)
+	writePreface(t, nc, frame.Preface{Version: frame.Version})
+	p := readPreface(t, nc)
+	require.Equal(t, frame.HandshakeOK, p.Status)
+	return nc
+}
+
+func writeRequestHeader(t testing.TB, nc net.Conn, h frame.RequestHeader) {
+	t.Helper()
+	var b [frame.RequestHeaderSize]byte
+	frame.PutRequestHeader(b[:], h)
+	_, err := nc.Write(b[:])
+	require.NoError(t, err)
+}
+
+func readResponse(t testing.TB, nc net.Conn) (frame.ResponseHeader, []byte) {
+	t.Helper()
+	var b [frame.ResponseHeaderSize]byte
+	_, err := io.ReadFull(nc, b[:])
+	require.NoError(t, err, "reading a response header")
+	h, err := frame.ParseResponseHeader(b[:])
+	require.NoError(t, err)
+	require.LessOrEqual(t, h.Length, uint64(1<<20), "unexpectedly long response")
+	body := make([]byte, h.Length)
+	_, err = io.ReadFull(nc, body)
+	require.NoError(t, err, "reading a response body")
+	return h, body
+}
+
+// requireEOF reads nc until the master closes it, which must happen cleanly
+// (EOF, not a reset) within a few seconds.
+func requireEOF(t testing.TB, nc net.Conn) []byte {
+	t.Helper()
+	require.NoError(t, nc.SetReadDeadline(time.Now().Add(5*time.Second)))
+	rest, err := io.ReadAll(nc)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("the master did not close the connection (read %d bytes)", len(rest))
+	}
+	require.NoError(t, err, "expected a clean EOF")
+	return rest
+}
+
+// failingListener's Accept fails at once with a permanent error.
+type failingListener struct{}
+
+var errFakeAccept = errors.New("failingListener: no connections here")
+
+func (failingListener) Accept() (net.Conn, error) { return nil, errFakeAccept }
+func (failingListener) Close() error              { return nil }
+func (failingListener) Addr() net.Addr            { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
+
+// shutdownBegun reports whether m has started to shut down, without
+// disturbing it. Serve decides under the lock that Shutdown holds while it
+// closes listeners and wakes idle connections, so when this returns true
+// that work is done. On a running master Serve returns the listener's
+// error at once.
+func shutdownBegun(m *master.Master) bool {
+	err := m.Serve(context.Background(), failingListener{})
+	if err != nil && !errors.Is(err, master.ErrClosed) && !errors.Is(err, errFakeAccept) {
+		panic(err)
+	}
+	return err == nil || errors.Is(err, master.ErrClosed)
+}

@@ -1,0 +1,416 @@
+package master
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/AmanTrance/FastRpc/conn"
+	"github.com/AmanTrance/FastRpc/frame"
+)
+
+// Defaults for the zero Config.
+const (
+	DefaultMaxRequestSize  = 64 << 20
+	DefaultHeaderTimeout   = 10 * time.Second
+	DefaultIdleTimeout     = 5 * time.Minute
+	DefaultMaxConnections  = 10000
+	DefaultShutdownTimeout = 10 * time.Second
+)
+
+// Config tunes a Master. The zero value is ready to use: every zero field
+// takes the default named in its comment, and a negative value turns the
+// limit off.
+type Config struct {
+	// MaxRequestSize bounds a request's payload, checked against the header
+	// before anything is read. Larger requests are answered with
+	// StatusRequestTooLarge and the connection is closed.
+	// 0 means DefaultMaxRequestSize.
+	MaxRequestSize int64
+	// HeaderTimeout bounds reading the preface and the rest of a request
+	// header once its first byte has arrived, so a client that drips bytes
+	// cannot hold a connection. 0 means DefaultHeaderTimeout.
+	HeaderTimeout time.Duration
+	// IdleTimeout closes a connection that carries no request for this
+	// long. Slaves notice such closed connections before reusing them.
+	// 0 means DefaultIdleTimeout.
+	IdleTimeout time.Duration
+	// MaxConnections bounds the connections served at once; beyond it a new
+	// connection gets a preface saying so and is closed.
+	// 0 means DefaultMaxConnections.
+	MaxConnections int
+	// ShutdownTimeout is how long Start waits for in-flight calls after its
+	// context is cancelled, before closing everything.
+	// 0 means DefaultShutdownTimeout.
+	ShutdownTimeout time.Duration
+	// Logger receives connection errors, handler panics (with their stack)
+	// and protocol violations. Nil means nothing is logged.
+	Logger *slog.Logger
+	// Conn sets the per-connection buffer sizes.
+	Conn conn.Config
+}
+
+func (c Config) withDefaults() Config {
+	def := func(v, d int64) int64 {
+		switch {
+		case v == 0:
+			return d
+		case v < 0:
+			return 0 // off
+		}
+		return v
+	}
+	c.MaxRequestSize = def(c.MaxRequestSize, DefaultMaxRequestSize)
+	c.HeaderTimeout = time.Duration(def(int64(c.HeaderTimeout), int64(DefaultHeaderTimeout)))
+	c.IdleTimeout = time.Duration(def(int64(c.IdleTimeout), int64(DefaultIdleTimeout)))
+	c.MaxConnections = int(def(int64(c.MaxConnections), DefaultMaxConnections))
+	c.ShutdownTimeout = time.Duration(def(int64(c.ShutdownTimeout), int64(DefaultShutdownTimeout)))
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Errors returned by a Master.
+var (
+	// ErrClosed is returned by Serve and Start on a master that was already
+	// closed or shut down.
+	ErrClosed = errors.New("fastrpc: master is closed")
+	// ErrDuplicate is returned when a method name is registered twice.
+	ErrDuplicate = errors.New("fastrpc: method already registered")
+	// ErrIDCollision is returned when two method names hash to the same ID.
+	// Rename one of them.
+	ErrIDCollision = errors.New("fastrpc: method ID collision")
+	// ErrInvalidName is returned for an empty, reserved or too long name.
+	ErrInvalidName = errors.New("fastrpc: invalid method name")
+)
+
+// HandlerFunc serves one call. It reads the request from the IOOperator,
+// writes at most one response, and returns. A returned error becomes the
+// caller's application error unless a response was already written. The
+// IOOperator must not be used after the handler returns.
+type HandlerFunc func(*IOOperator) error
+
+// Info describes a method in the master's capabilities.
+type Info struct {
+	Description       string
+	IncomingEncoding  string
+	ReturningEncoding string
+}
+
+type method struct {
+	name    string
+	handler HandlerFunc
+}
+
+type registry struct {
+	byID map[uint64]*method
+	caps []byte // encoded capabilities body
+}
+
+// Master serves registered methods to slaves. Create one with New; its
+// methods are safe for concurrent use.
+type Master struct {
+	cfg Config
+
+	regMu sync.Mutex // serialises writers of reg
+	reg   atomic.Pointer[registry]
+	infos []frame.Capability // guarded by regMu
+
+	// ctx is cancelled when the master is closed; handler contexts derive
+	// from it.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu           sync.Mutex
+	listeners    map[net.Listener]struct{}
+	conns        map[*serverConn]struct{}
+	shuttingDown atomic.Bool
+	closed       bool
+	connWG       sync.WaitGroup
+	nconns       atomic.Int64
+	done         chan struct{} // closed when shutdown begins
+	firstAddr    net.Addr
+	addrReady    chan struct{}
+	addrOnce     sync.Once
+}
+
+// New returns a master with no methods but the built-in capabilities.
+func New(cfg Config) *Master {
+	m := &Master{
+		cfg:       cfg.withDefaults(),
+		listeners: make(map[net.Listener]struct{}),
+		conns:     make(map[*serverConn]struct{}),
+		done:      make(chan struct{}),
+		addrReady: make(chan struct{}),
+	}
+	m.ctx, m.cancel = context.WithCancel(context.Background())
+	m.infos = []frame.Capability{{
+		Name:              frame.CapabilitiesName,
+		Description:       "lists the methods this master serves",
+		ReturningEncoding: frame.CapabilitiesEncoding,
+	}}
+	caps, _ := frame.AppendCapabilities(nil, m.infos)
+	m.reg.Store(&registry{byID: map[uint64]*method{}, caps: caps})
+	return m
+}
+
+// Register adds a method. Names are unique, non-empty, at most
+// frame.MaxStringLen bytes and not "capabilities"; two names whose IDs
+// collide are refused (ErrIDCollision). Methods may be registered while the
+// master is serving.
+func (m *Master) Register(name string, info Info, h HandlerFunc) error {
+	if h == nil {
+		return fmt.Errorf("%w: %q has a nil handler", ErrInvalidName, name)
+	}
+	id := frame.MethodID(name)
+	switch {
+	case name == "" || len(name) > frame.MaxStringLen:
+		return fmt.Errorf("%w: %q must be 1 to %d bytes", ErrInvalidName, name, frame.MaxStringLen)
+	case name == frame.CapabilitiesName:
+		return fmt.Errorf("%w: %q is built in", ErrInvalidName, name)
+	case id == 0:
+		return fmt.Errorf("%w: %q hashes to the reserved ID 0; rename it", ErrIDCollision, name)
+	}
+	capb := frame.Capability{Name: name, Description: info.Description, IncomingEncoding: info.IncomingEncoding, ReturningEncoding: info.ReturningEncoding}
+	m.regMu.Lock()
+	defer m.regMu.Unlock()
+	old := m.reg.Load()
+	if prev, ok := old.byID[id]; ok {
+		if prev.name == name {
+			return fmt.Errorf("%w: %q", ErrDuplicate, name)
+		}
+		return fmt.Errorf("%w: %q and %q both hash to %#016x; rename one", ErrIDCollision, prev.name, name, id)
+	}
+	infos := append(m.infos[:len(m.infos):len(m.infos)], capb)
+	caps, err := frame.AppendCapabilities(nil, infos)
+	if err != nil {
+		return err
+	}
+	byID := make(map[uint64]*method, len(old.byID)+1)
+	for k, v := range old.byID {
+		byID[k] = v
+	}
+	byID[id] = &method{name: name, handler: h}
+	m.infos = infos
+	m.reg.Store(&registry{byID: byID, caps: caps})
+	return nil
+}
+
+// Capabilities returns what the capabilities method lists.
+func (m *Master) Capabilities() []frame.Capability {
+	m.regMu.Lock()
+	defer m.regMu.Unlock()
+	return append([]frame.Capability(nil), m.infos...)
+}
+
+// ListenAndServe listens on a TCP address ("127.0.0.1:0" picks a free port,
+// see Addr) and serves it like Serve.
+func (m *Master) ListenAndServe(ctx context.Context, address string) error {
+	ln, err := net.Listen("tcp", address)
+	if err != nil {
+		m.addrOnce.Do(func() { close(m.addrReady) }) // Addr returns nil
+		return fmt.Errorf("fastrpc: listen on %s: %w", address, err)
+	}
+	return m.Serve(ctx, ln)
+}
+
+// Start listens on ip:port over TCP and serves until ctx is cancelled or the
+// master is shut down or closed; then it returns nil. Cancelling ctx shuts
+// down gracefully for up to Config.ShutdownTimeout.
+func (m *Master) Start(ctx context.Context, ip net.IP, port int) error {
+	return m.ListenAndServe(ctx, net.JoinHostPort(ip.String(), strconv.Itoa(port)))
+}
+
+// Serve accepts connections on ln and serves each in its own goroutine. It
+// blocks until ctx is cancelled (then it shuts the whole master down
+// gracefully, see Start), Shutdown or Close is called (it returns nil), or
+// ln fails (it returns the error). Serve may be called for several
+// listeners at once; ln is closed when Serve returns.
+func (m *Master) Serve(ctx context.Context, ln net.Listener) error {
+	m.mu.Lock()
+	if m.closed || m.shuttingDown.Load() {
+		m.mu.Unlock()
+		_ = ln.Close()
+		return ErrClosed
+	}
+	m.listeners[ln] = struct{}{}
+	m.mu.Unlock()
+	m.addrOnce.Do(func() { m.firstAddr = ln.Addr(); close(m.addrReady) })
+
+	// Cancelling ctx shuts the master down; Serve returns once that is over.
+	graceful := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(graceful)
+		sctx, cancel := context.WithTimeout(context.Background(), m.cfg.ShutdownTimeout)
+		defer cancel()
+		_ = m.Shutdown(sctx)
+	})
+	defer stop()
+	defer func() {
+		m.mu.Lock()
+		delete(m.listeners, ln)
+		m.mu.Unlock()
+		_ = ln.Close()
+	}()
+
+	var backoff time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if m.stopping() {
+				if !stop() && ctx.Err() != nil {
+					<-graceful
+				}
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
+				// Out of file descriptors and the like: back off, keep serving.
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				m.cfg.Logger.Warn("fastrpc: accept failed; retrying", "err", err, "backoff", backoff)
+				select {
+				case <-time.After(backoff):
+				case <-m.done:
+				}
+				continue
+			}
+			return fmt.Errorf("fastrpc: accept on %s: %w", ln.Addr(), err)
+		}
+		backoff = 0
+		m.accept(nc)
+	}
+}
+
+func isTemporary(err error) bool {
+	t, ok := err.(interface{ Temporary() bool })
+	return ok && t.Temporary()
+}
+
+func (m *Master) stopping() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.closed || m.shuttingDown.Load()
+}
+
+// accept starts serving nc, or refuses it when the master is at its
+// connection limit or stopping.
+func (m *Master) accept(nc net.Conn) {
+	c := conn.New(nc, m.cfg.Conn)
+	sc := &serverConn{m: m, c: c}
+	m.mu.Lock()
+	refuse := frame.HandshakeOK
+	switch {
+	case m.closed:
+		m.mu.Unlock()
+		_ = nc.Close()
+		return
+	case m.shuttingDown.Load():
+		refuse = frame.HandshakeShuttingDown
+	case m.cfg.MaxConnections > 0 && m.nconns.Load() >= int64(m.cfg.MaxConnections):
+		refuse = frame.HandshakeOverloaded
+	default:
+		m.conns[sc] = struct{}{}
+		m.nconns.Add(1)
+	}
+	if refuse != frame.HandshakeOK {
+		m.mu.Unlock()
+		// Not counted in connWG: Shutdown may already be waiting on it, and
+		// this goroutine ends by itself within two lingerTimeouts.
+		go func() {
+			m.cfg.Logger.Warn("fastrpc: refusing connection", "remote", nc.RemoteAddr(), "reason", refuse)
+			_ = c.SetWriteDeadline(time.Now().Add(lingerTimeout))
+			if c.WritePreface(refuse) == nil {
+				lingerClose(c)
+			}
+			_ = c.Close()
+		}()
+		return
+	}
+	m.connWG.Add(1)
+	m.mu.Unlock()
+	go sc.serve()
+}
+
+func (m *Master) forget(sc *serverConn) {
+	m.mu.Lock()
+	delete(m.conns, sc)
+	m.mu.Unlock()
+	m.nconns.Add(-1)
+	m.connWG.Done()
+}
+
+// Addr returns the address of the first listener Serve was given, waiting
+// for it if Serve has not started yet; with port 0 it tells the port
+// picked. It returns nil if the master closes first or if the first
+// ListenAndServe could not listen.
+func (m *Master) Addr() net.Addr {
+	select {
+	case <-m.addrReady:
+		return m.firstAddr
+	case <-m.ctx.Done():
+		select {
+		case <-m.addrReady:
+			return m.firstAddr
+		default:
+			return nil
+		}
+	}
+}
+
+// Shutdown stops the master gracefully: it stops accepting, lets calls in
+// flight finish, answers requests that arrive on open connections with
+// StatusShuttingDown, and closes connections as they become idle. It
+// returns nil once every connection is closed, or ctx's error if ctx ends
+// first, in which case it closes everything as Close does.
+func (m *Master) Shutdown(ctx context.Context) error {
+	m.mu.Lock()
+	if !m.shuttingDown.Swap(true) {
+		close(m.done)
+	}
+	for ln := range m.listeners {
+		_ = ln.Close()
+	}
+	for sc := range m.conns {
+		sc.wakeIfIdle()
+	}
+	m.mu.Unlock()
+
+	finished := make(chan struct{})
+	go func() { m.connWG.Wait(); close(finished) }()
+	select {
+	case <-finished:
+		m.cancel()
+		return nil
+	case <-ctx.Done():
+		_ = m.Close()
+		return ctx.Err()
+	}
+}
+
+// Close stops the master at once: listeners and every connection are
+// closed, and handler contexts are cancelled. Calls in flight fail on the
+// slave side with connection errors. It does not wait for handlers to
+// return.
+func (m *Master) Close() error {
+	m.mu.Lock()
+	if !m.shuttingDown.Swap(true) {
+		close(m.done)
+	}
+	m.closed = true
+	for ln := range m.listeners {
+		_ = ln.Close()
+	}
+	for sc := range m.conns {
+		_ = sc.c.Close()
+	}
+	m.mu.Unlock()
+	m.cancel()
+	return nil
+}

@@ -1,0 +1,245 @@
+package master
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"github.com/AmanTrance/FastRpc/conn"
+	"github.com/AmanTrance/FastRpc/frame"
+)
+
+// Connection states, for Shutdown to tell idle connections from busy ones.
+const (
+	stateBusy  int32 = iota // handshaking, reading a request or running a handler
+	stateIdle               // waiting for the first byte of the next request
+	stateWoken              // was idle, and Shutdown claimed it
+)
+
+// lingerTimeout bounds how long a closing connection waits for the peer to
+// read what was last sent (see lingerClose).
+const lingerTimeout = time.Second
+
+// pastTime is a deadline in the past, to interrupt blocked I/O.
+var pastTime = time.Unix(1, 0)
+
+type serverConn struct {
+	m     *Master
+	c     *conn.Conn
+	state atomic.Int32
+	op    IOOperator // reused for every call on this connection
+}
+
+// wakeIfIdle makes an idle connection's goroutine notice a shutdown.
+func (sc *serverConn) wakeIfIdle() {
+	if sc.state.CompareAndSwap(stateIdle, stateWoken) {
+		_ = sc.c.SetReadDeadline(pastTime)
+	}
+}
+
+func (sc *serverConn) serve() {
+	m, c := sc.m, sc.c
+	defer m.forget(sc)
+	defer c.Close()
+	log := m.cfg.Logger
+
+	if m.cfg.HeaderTimeout > 0 {
+		_ = c.SetDeadline(time.Now().Add(m.cfg.HeaderTimeout))
+	}
+	if err := c.WritePreface(frame.HandshakeOK); err != nil {
+		log.Debug("fastrpc: writing preface", "remote", c.RemoteAddr(), "err", err)
+		return
+	}
+	if _, err := c.ReadPreface(); err != nil {
+		log.Warn("fastrpc: bad preface; closing", "remote", c.RemoteAddr(), "err", err)
+		lingerClose(c) // a close, not a reset, for a peer still sending
+		return
+	}
+	sc.op.sc = sc
+	sc.op.c = c
+	sc.op.remote = c.RemoteAddr()
+
+	for {
+		var idle time.Time
+		if m.cfg.IdleTimeout > 0 {
+			idle = time.Now().Add(m.cfg.IdleTimeout)
+		}
+		// The idle deadline is set before the state says idle, so a wake-up
+		// from Shutdown cannot be overwritten by it.
+		_ = c.SetReadDeadline(idle)
+		sc.state.Store(stateIdle)
+		if m.shuttingDown.Load() {
+			sc.wakeIfIdle()
+		}
+		err := c.WaitForData()
+		if !sc.state.CompareAndSwap(stateIdle, stateBusy) {
+			sc.refuseForShutdown()
+			return
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrDeadlineExceeded) && !errors.Is(err, net.ErrClosed) {
+				log.Debug("fastrpc: connection read failed", "remote", c.RemoteAddr(), "err", err)
+			}
+			return
+		}
+		if c.Buffered() < frame.RequestHeaderSize && m.cfg.HeaderTimeout > 0 {
+			_ = c.SetReadDeadline(time.Now().Add(m.cfg.HeaderTimeout))
+		}
+		h, err := c.ReadRequestHeader()
+		if err != nil {
+			log.Warn("fastrpc: bad request header; closing", "remote", c.RemoteAddr(), "err", err)
+			return
+		}
+		if !sc.handle(h) {
+			return
+		}
+	}
+}
+
+// refuseForShutdown ends a connection that Shutdown found idle. If a
+// request started arriving, it is answered with StatusShuttingDown (it was
+// not processed); otherwise the same notice goes out unasked, so a slave
+// that is about to send learns the master is going away.
+func (sc *serverConn) refuseForShutdown() {
+	c := sc.c
+	if c.Buffered() > 0 {
+		_ = c.SetReadDeadline(time.Now().Add(max(sc.m.cfg.HeaderTimeout, lingerTimeout)))
+		if _, err := c.ReadRequestHeader(); err != nil {
+			return
+		}
+	}
+	_ = c.SetWriteDeadline(time.Now().Add(lingerTimeout))
+	if writeStatus(c, frame.StatusShuttingDown, 0, "master is shutting down; the request was not processed") == nil {
+		lingerClose(c)
+	}
+}
+
+// lingerClose half-closes c and drains what the peer still sends for a
+// short while, so the peer reads our last response instead of a reset.
+func lingerClose(c *conn.Conn) {
+	_ = c.CloseWrite()
+	_ = c.SetReadDeadline(time.Now().Add(lingerTimeout))
+	_ = c.Discard(1 << 20)
+}
+
+// handle serves one request whose header was read. It reports whether the
+// connection is still in a known state and can carry the next request.
+func (sc *serverConn) handle(h frame.RequestHeader) bool {
+	m, c := sc.m, sc.c
+	var deadline time.Time
+	if h.Timeout > 0 {
+		deadline = time.Now().Add(h.Timeout)
+	}
+	// Replaces the idle and header deadlines with the call's own (or none).
+	_ = c.SetDeadline(deadline)
+
+	if m.cfg.MaxRequestSize > 0 && h.Length > uint64(m.cfg.MaxRequestSize) {
+		m.cfg.Logger.Warn("fastrpc: request too large; closing", "remote", c.RemoteAddr(), "length", h.Length, "limit", m.cfg.MaxRequestSize)
+		if deadline.IsZero() {
+			_ = c.SetWriteDeadline(time.Now().Add(lingerTimeout))
+		}
+		msg := fmt.Sprintf("request of %d bytes exceeds the master's limit of %d bytes", h.Length, m.cfg.MaxRequestSize)
+		if writeStatus(c, frame.StatusRequestTooLarge, 0, msg) == nil {
+			lingerClose(c)
+		}
+		return false
+	}
+
+	reg := m.reg.Load()
+	if h.Method == 0 {
+		if c.Discard(h.Length) != nil {
+			return false
+		}
+		return writePayload(c, reg.caps) == nil
+	}
+	mt := reg.byID[h.Method]
+	if mt == nil {
+		if c.Discard(h.Length) != nil {
+			return false
+		}
+		return writeStatus(c, frame.StatusUnknownMethod, 0, fmt.Sprintf("no method with ID %#016x is registered", h.Method)) == nil
+	}
+
+	op := &sc.op
+	op.reset(mt.name, h.Length, deadline)
+	err, panicked := sc.run(mt.handler, op)
+	op.release()
+
+	switch {
+	case op.broken:
+		// A response was started and not finished, or I/O failed.
+		return false
+	case panicked:
+		if !op.responded && writeStatus(c, frame.StatusHandlerPanic, 0, "handler panicked; see the master's log") != nil {
+			return false
+		}
+	case err != nil:
+		if op.responded {
+			m.cfg.Logger.Warn("fastrpc: handler returned an error after responding", "method", mt.name, "err", err)
+			break
+		}
+		status := frame.StatusApplicationError
+		if errors.Is(err, context.DeadlineExceeded) {
+			status = frame.StatusDeadlineExceeded
+		}
+		var code uint32
+		var coder ErrorCoder
+		if errors.As(err, &coder) {
+			code = coder.Code()
+		}
+		if writeStatus(c, status, code, err.Error()) != nil {
+			return false
+		}
+	case !op.responded:
+		if writePayload(c, nil) != nil {
+			return false
+		}
+	}
+	// Whatever the handler left unread is discarded so the next request
+	// starts on a frame boundary.
+	return c.Discard(op.left) == nil
+}
+
+// run calls the handler, turning a panic into panicked=true with the stack
+// logged.
+func (sc *serverConn) run(h HandlerFunc, op *IOOperator) (err error, panicked bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			panicked = true
+			sc.m.cfg.Logger.Error("fastrpc: handler panicked", "method", op.name, "remote", op.remote, "panic", r, "stack", string(debug.Stack()))
+		}
+	}()
+	return h(op), false
+}
+
+// writePayload writes and flushes a StatusOK response.
+func writePayload(c *conn.Conn, p []byte) error {
+	if err := c.WriteResponseHeader(frame.ResponseHeader{Status: frame.StatusOK, Length: uint64(len(p))}); err != nil {
+		return err
+	}
+	if _, err := c.Write(p); err != nil {
+		return err
+	}
+	return c.Flush()
+}
+
+// writeStatus writes and flushes a response with a message, truncated to
+// frame.MaxErrorMessage.
+func writeStatus(c *conn.Conn, s frame.Status, code uint32, msg string) error {
+	if len(msg) > frame.MaxErrorMessage {
+		msg = msg[:frame.MaxErrorMessage]
+	}
+	if err := c.WriteResponseHeader(frame.ResponseHeader{Status: s, Code: code, Length: uint64(len(msg))}); err != nil {
+		return err
+	}
+	if _, err := c.WriteString(msg); err != nil {
+		return err
+	}
+	return c.Flush()
+}

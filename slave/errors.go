@@ -1,0 +1,79 @@
+package slave
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/AmanTrance/FastRpc/conn"
+	"github.com/AmanTrance/FastRpc/frame"
+)
+
+// Sentinel errors. Those that name a response status match a *RemoteError
+// with that status under errors.Is.
+var (
+	// ErrClosed is returned by calls on a closed slave.
+	ErrClosed = errors.New("fastrpc: slave is closed")
+	// ErrApplication matches a handler's error (WriteError or a returned
+	// error). errors.As with *RemoteError gives its message and code.
+	ErrApplication = errors.New("fastrpc: handler returned an error")
+	// ErrUnknownMethod: the master has no method of that name. Check the
+	// name, or GetMasterCapabilities for what it serves.
+	ErrUnknownMethod = errors.New("fastrpc: master has no such method")
+	// ErrRequestTooLarge: the request exceeds the master's limit, or the
+	// slave's own MaxRequestSize (then nothing was sent).
+	ErrRequestTooLarge = errors.New("fastrpc: request too large")
+	// ErrHandlerPanic: the handler panicked; the master logged the details.
+	ErrHandlerPanic = errors.New("fastrpc: handler panicked")
+	// ErrShuttingDown: the master is stopping and did not process the
+	// request; it is safe to send it elsewhere or later.
+	ErrShuttingDown = conn.ErrMasterShuttingDown
+	// ErrOverloaded: the master refused a new connection at its limit.
+	ErrOverloaded = conn.ErrMasterOverloaded
+	// ErrResponseTooLarge: the response exceeds MaxResponseSize. Raise the
+	// limit or use CallStream. The connection was dropped, not drained.
+	ErrResponseTooLarge = errors.New("fastrpc: response too large")
+	// ErrProtocol: the master sent something that is not valid FastRpc.
+	ErrProtocol = errors.New("fastrpc: protocol violation by the master")
+	// ErrConnection: the connection failed after the request started to be
+	// sent. The master may or may not have processed it; the slave never
+	// re-sends it by itself.
+	ErrConnection = errors.New("fastrpc: connection failed during the call")
+)
+
+// RemoteError is a call that the master answered with a status other than
+// ok. errors.Is matches it against the sentinel of its status (for example
+// ErrUnknownMethod), and a StatusDeadlineExceeded one also against
+// context.DeadlineExceeded.
+type RemoteError struct {
+	Method  string       // the method called
+	Status  frame.Status // how the call ended
+	Code    uint32       // application error code, 0 when none
+	Message string       // the master's message
+}
+
+func (e *RemoteError) Error() string {
+	if e.Code != 0 {
+		return fmt.Sprintf("fastrpc: call %q: %v (code %d): %s", e.Method, e.Status, e.Code, e.Message)
+	}
+	return fmt.Sprintf("fastrpc: call %q: %v: %s", e.Method, e.Status, e.Message)
+}
+
+// Is reports whether target is the sentinel for e's status.
+func (e *RemoteError) Is(target error) bool {
+	switch e.Status {
+	case frame.StatusApplicationError:
+		return target == ErrApplication
+	case frame.StatusUnknownMethod:
+		return target == ErrUnknownMethod
+	case frame.StatusRequestTooLarge:
+		return target == ErrRequestTooLarge
+	case frame.StatusHandlerPanic:
+		return target == ErrHandlerPanic
+	case frame.StatusShuttingDown:
+		return target == ErrShuttingDown
+	case frame.StatusDeadlineExceeded:
+		return target == context.DeadlineExceeded
+	}
+	return false
+}

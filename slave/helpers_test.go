@@ -1,0 +1,133 @@
+package slave_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"io"
+	"math/rand/v2"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/AmanTrance/FastRpc/master"
+	"github.com/AmanTrance/FastRpc/slave"
+)
+
+// hangGuard bounds waits that only exist to keep a broken test from hanging.
+const hangGuard = 10 * time.Second
+
+// serveMaster registers methods on a new master, serves it on a free
+// loopback port and closes it when the test ends.
+func serveMaster(t testing.TB, cfg master.Config, methods map[string]master.HandlerFunc) *master.Master {
+	t.Helper()
+	m := master.New(cfg)
+	for name, h := range methods {
+		require.NoError(t, m.Register(name, master.Info{Description: name}, h))
+	}
+	done := make(chan error, 1)
+	go func() { done <- m.ListenAndServe(context.Background(), "127.0.0.1:0") }()
+	addr := make(chan net.Addr, 1)
+	go func() { addr <- m.Addr() }()
+	select {
+	case a := <-addr:
+		require.NotNil(t, a)
+	case err := <-done:
+		t.Fatalf("ListenAndServe returned early: %v", err)
+	case <-time.After(hangGuard):
+		t.Fatal("master did not start listening")
+	}
+	t.Cleanup(func() {
+		_ = m.Close()
+		select {
+		case err := <-done:
+			require.NoError(t, err, "ListenAndServe after Close")
+		case <-time.After(hangGuard):
+			t.Error("ListenAndServe did not return after Close")
+		}
+	})
+	return m
+}
+
+// dialSlave returns a warmed slave for m, closed when the test ends.
+func dialSlave(t testing.TB, m *master.Master, cfg slave.Config) *slave.Slave {
+	t.Helper()
+	cfg.Address = m.Addr().String()
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+	defer cancel()
+	s, err := slave.Dial(ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// callCtx is a context that only prevents hangs.
+func callCtx(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// echo reads the whole request into memory and sends it back.
+func echo(op *master.IOOperator) error {
+	b, err := op.ReadAll()
+	if err != nil {
+		return err
+	}
+	return op.WriteIOFromBuffer(b)
+}
+
+// streamEcho sends the request back as it reads it, never holding it all.
+func streamEcho(op *master.IOOperator) error {
+	return op.WriteIOFromReader(op, int(op.ReadDataLeft()), 32<<10)
+}
+
+// randomBytes returns n deterministic pseudo-random bytes.
+func randomBytes(seed uint64, n int) []byte {
+	b := make([]byte, n)
+	r := rand.NewChaCha8([32]byte{byte(seed), byte(seed >> 8), byte(seed >> 16), 42})
+	_, _ = r.Read(b)
+	return b
+}
+
+// genReader yields size deterministic pseudo-random bytes by cycling
+// through a block whose odd length keeps the pattern from lining up with
+// any buffer size.
+type genReader struct {
+	block []byte
+	off   int64
+	left  int64
+}
+
+func newGenReader(size int64) *genReader {
+	return &genReader{block: randomBytes(7, 1<<20+13), left: size}
+}
+
+func (g *genReader) Read(p []byte) (int, error) {
+	if g.left == 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > g.left {
+		p = p[:g.left]
+	}
+	n := 0
+	for n < len(p) {
+		i := int(g.off % int64(len(g.block)))
+		k := copy(p[n:], g.block[i:])
+		n += k
+		g.off += int64(k)
+	}
+	g.left -= int64(n)
+	return n, nil
+}
+
+func sum(b []byte) [32]byte { return sha256.Sum256(b) }
+
+// failReader fails the test if anything reads it.
+type failReader struct{ t testing.TB }
+
+func (f failReader) Read([]byte) (int, error) {
+	f.t.Error("request body was read, but nothing should have been sent")
+	return 0, io.ErrUnexpectedEOF
+}
