@@ -41,17 +41,28 @@ func Dial(ctx context.Context, d Dialer, network, address string, cfg Config) (*
 	}
 	nc, err := d.DialContext(ctx, network, address)
 	if err != nil {
-		return nil, fmt.Errorf("fastrpc: connecting to the master: %w", err)
+		return nil, fmt.Errorf("fastrpc: connecting to the master: %w", withCtxErr(ctx, err))
 	}
 	c := New(nc, cfg)
 	if err := c.clientHandshake(ctx); err != nil {
 		_ = nc.Close()
-		if ctx.Err() != nil {
-			err = fmt.Errorf("%w (%w)", ctx.Err(), err)
-		}
-		return nil, fmt.Errorf("fastrpc: handshake with %s: %w", address, err)
+		return nil, fmt.Errorf("fastrpc: handshake with %s: %w", address, withCtxErr(ctx, err))
 	}
 	return c, nil
+}
+
+// withCtxErr makes an error caused by ctx ending match ctx's error. Socket
+// deadlines taken from ctx can fire a moment before ctx's own timer, so a
+// passed deadline counts too.
+func withCtxErr(ctx context.Context, err error) error {
+	cerr := ctx.Err()
+	if dl, ok := ctx.Deadline(); cerr == nil && ok && !time.Now().Before(dl) {
+		cerr = context.DeadlineExceeded
+	}
+	if cerr == nil || errors.Is(err, cerr) {
+		return err
+	}
+	return fmt.Errorf("%w (%w)", cerr, err)
 }
 
 func (c *Conn) clientHandshake(ctx context.Context) error {

@@ -1,0 +1,65 @@
+package codec_test
+
+import (
+	"fmt"
+	"testing"
+)
+
+type benchSmall struct {
+	ID     int64   `json:"id"`
+	Name   string  `json:"name"`
+	Score  float64 `json:"score"`
+	Active bool    `json:"active"`
+}
+
+type benchMedium struct {
+	Items []benchSmall `json:"items"`
+}
+
+func benchValues() map[string]any {
+	m := benchMedium{Items: make([]benchSmall, 100)}
+	for i := range m.Items {
+		m.Items[i] = benchSmall{ID: int64(i), Name: fmt.Sprintf("item-%03d", i), Score: float64(i) / 3, Active: i%2 == 0}
+	}
+	return map[string]any{"small": &benchSmall{ID: 12345, Name: "widget-42", Score: 98.6, Active: true}, "medium": &m}
+}
+
+// BenchmarkCodec measures each codec alone: Append into a reused buffer,
+// and Unmarshal into a fresh value.
+func BenchmarkCodec(b *testing.B) {
+	for _, size := range []string{"small", "medium"} {
+		v := benchValues()[size]
+		for _, c := range structured {
+			data, err := c.Append(nil, v)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Run(size+"/"+c.Name()+"/append", func(b *testing.B) {
+				b.ReportAllocs()
+				buf := make([]byte, 0, 64<<10)
+				for b.Loop() {
+					if buf, err = c.Append(buf[:0], v); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.Run(size+"/"+c.Name()+"/unmarshal", func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					var err error
+					switch size {
+					case "small":
+						var s benchSmall
+						err = c.Unmarshal(data, &s)
+					default:
+						var m benchMedium
+						err = c.Unmarshal(data, &m)
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}

@@ -1,0 +1,4 @@
+package codec
+
+// ScanMsgpack exposes the msgpack pre-scan to the tests.
+var ScanMsgpack = scanMsgpack

@@ -1,0 +1,104 @@
+package master_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/AmanTrance/FastRpc/frame"
+	"github.com/AmanTrance/FastRpc/master"
+	"github.com/AmanTrance/FastRpc/slave"
+)
+
+var (
+	fuzzOnce   sync.Once
+	fuzzMaster *master.Master
+	fuzzSlave  *slave.Slave
+)
+
+// fuzzTarget is one master shared by every input, with handlers that read
+// all, part or none of the request, fail, panic and stream.
+func fuzzTarget() *master.Master {
+	fuzzOnce.Do(func() {
+		m := master.New(master.Config{HeaderTimeout: 200 * time.Millisecond, MaxRequestSize: 1 << 20})
+		for name, h := range map[string]master.HandlerFunc{
+			"echo": echo,
+			"part": func(op *master.IOOperator) error {
+				_, err := op.ReadIOStream(int(min(op.ReadDataLeft(), 3)))
+				return err
+			},
+			"none":  func(*master.IOOperator) error { return nil },
+			"fail":  func(*master.IOOperator) error { return errors.New("failed") },
+			"panic": func(*master.IOOperator) error { panic("fuzz") },
+			"stream": func(op *master.IOOperator) error {
+				return op.WriteIOFromReader(op, int(op.ReadDataLeft()), 7)
+			},
+		} {
+			if err := m.Register(name, master.Info{}, h); err != nil {
+				panic(err)
+			}
+		}
+		go func() { _ = m.ListenAndServe(context.Background(), "127.0.0.1:0") }()
+		s, err := slave.Dial(context.Background(), slave.Config{Address: m.Addr().String(), PoolSize: 1})
+		if err != nil {
+			panic(err)
+		}
+		fuzzMaster, fuzzSlave = m, s
+	})
+	return fuzzMaster
+}
+
+func request(method string, body []byte) []byte {
+	b := make([]byte, frame.RequestHeaderSize, frame.RequestHeaderSize+len(body))
+	frame.PutRequestHeader(b, frame.RequestHeader{Method: frame.MethodID(method), Length: uint64(len(body))})
+	return append(b, body...)
+}
+
+// FuzzMasterConn feeds arbitrary bytes to the master's connection loop,
+// after a valid preface or instead of it. The master must answer or close,
+// never hang or crash, and keep serving honest slaves.
+func FuzzMasterConn(f *testing.F) {
+	var preface [frame.PrefaceSize]byte
+	frame.PutPreface(preface[:], frame.Preface{Version: frame.Version})
+	f.Add(true, request("echo", []byte("hello")))
+	f.Add(true, append(request("part", []byte("0123456789")), request("echo", []byte("next"))...))
+	f.Add(true, append(request("none", []byte("abc")), request("fail", nil)...))
+	f.Add(true, append(request("panic", []byte("x")), request("stream", []byte("streamed back"))...))
+	f.Add(true, request("capabilities", nil))
+	f.Add(true, request("nope", []byte("unknown")))
+	f.Add(false, preface[:])
+	f.Add(false, []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+	f.Fuzz(func(t *testing.T, withPreface bool, data []byte) {
+		m := fuzzTarget()
+		nc, err := net.Dial("tcp", m.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
+		go func() {
+			if withPreface {
+				_, _ = nc.Write(preface[:])
+			}
+			_, _ = nc.Write(data)
+			_ = nc.(*net.TCPConn).CloseWrite()
+		}()
+		// Whatever the input, the master ends the connection: at our EOF,
+		// at a protocol violation, or at its header timeout.
+		_, err = io.Copy(io.Discard, nc)
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Fatalf("the master kept the connection open for input %x", data)
+		}
+		// And it still serves an honest slave.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if got, err := fuzzSlave.Call(ctx, "echo", []byte("still serving")); err != nil || string(got) != "still serving" {
+			t.Fatalf("after input %x: %q, %v", data, got, err)
+		}
+	})
+}

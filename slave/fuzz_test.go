@@ -1,0 +1,136 @@
+package slave_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/AmanTrance/FastRpc/frame"
+	"github.com/AmanTrance/FastRpc/slave"
+)
+
+// fakeMaster answers every request with whatever bytes the test hands it,
+// then closes the connection: a master gone wrong, for the slave's response
+// reader.
+type fakeMaster struct {
+	ln      net.Listener
+	replies chan []byte
+}
+
+var (
+	fakeOnce sync.Once
+	fake     *fakeMaster
+	fakeCli  *slave.Slave
+)
+
+func fakeTarget() (*fakeMaster, *slave.Slave) {
+	fakeOnce.Do(func() {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			panic(err)
+		}
+		fake = &fakeMaster{ln: ln, replies: make(chan []byte)}
+		go fake.serve()
+		fakeCli, err = slave.New(slave.Config{Address: ln.Addr().String(), PoolSize: 1, MaxResponseSize: 1 << 20})
+		if err != nil {
+			panic(err)
+		}
+	})
+	return fake, fakeCli
+}
+
+func (f *fakeMaster) serve() {
+	for {
+		nc, err := f.ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer nc.Close()
+			_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+			var p [frame.PrefaceSize]byte
+			frame.PutPreface(p[:], frame.Preface{Version: frame.Version})
+			if _, err := nc.Write(p[:]); err != nil {
+				return
+			}
+			if _, err := io.ReadFull(nc, p[:]); err != nil {
+				return
+			}
+			var h [frame.RequestHeaderSize]byte
+			if _, err := io.ReadFull(nc, h[:]); err != nil {
+				return
+			}
+			req, _ := frame.ParseRequestHeader(h[:])
+			if _, err := io.CopyN(io.Discard, nc, int64(req.Length)); err != nil {
+				return
+			}
+			_, _ = nc.Write(<-f.replies)
+		}()
+	}
+}
+
+func response(s frame.Status, code uint32, body []byte) []byte {
+	b := make([]byte, frame.ResponseHeaderSize, frame.ResponseHeaderSize+len(body))
+	frame.PutResponseHeader(b, frame.ResponseHeader{Status: s, Code: code, Length: uint64(len(body))})
+	return append(b, body...)
+}
+
+// FuzzSlaveResponse feeds arbitrary bytes to the slave as a master's
+// answer. The call must end (never hang), never panic, and succeed only
+// with exactly the payload a well-formed ok response carries.
+func FuzzSlaveResponse(f *testing.F) {
+	f.Add(response(frame.StatusOK, 0, []byte("pong")))
+	f.Add(response(frame.StatusOK, 0, nil))
+	f.Add(response(frame.StatusApplicationError, 42, []byte("boom")))
+	f.Add(response(frame.StatusUnknownMethod, 0, []byte("no such method")))
+	f.Add(response(frame.StatusShuttingDown, 0, nil))
+	f.Add(response(200, 0, []byte("status from the future")))
+	f.Add(response(frame.StatusOK, 0, []byte("pong"))[:10])
+	f.Add(append(response(frame.StatusOK, 0, []byte("pong")), "trailing"...))
+	huge := response(frame.StatusOK, 0, nil)
+	binary.BigEndian.PutUint64(huge[8:], 1<<62)
+	f.Add(huge)
+	f.Fuzz(func(t *testing.T, reply []byte) {
+		fm, s := fakeTarget()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		type result struct {
+			b   []byte
+			err error
+		}
+		got := make(chan result, 1)
+		go func() {
+			b, err := s.Call(ctx, "anything", []byte("request"))
+			got <- result{b, err}
+		}()
+		select {
+		case fm.replies <- reply:
+		case r := <-got:
+			// Failed before asking (e.g. dial trouble): fine, but not a hang.
+			if r.err == nil {
+				t.Fatal("a call succeeded without a reply")
+			}
+			return
+		}
+		r := <-got
+		if ctx.Err() != nil {
+			t.Fatalf("the call hung on reply %x: %v", reply, r.err)
+		}
+		if r.err != nil {
+			return
+		}
+		h, err := frame.ParseResponseHeader(reply)
+		if err != nil || h.Status != frame.StatusOK || h.Length > uint64(len(reply)-frame.ResponseHeaderSize) {
+			t.Fatalf("call succeeded with %q on a malformed reply %x", r.b, reply)
+		}
+		want := reply[frame.ResponseHeaderSize : frame.ResponseHeaderSize+int(h.Length)]
+		if !bytes.Equal(r.b, want) {
+			t.Fatalf("call returned %q, the reply carried %q", r.b, want)
+		}
+	})
+}

@@ -1,0 +1,88 @@
+package typed_test
+
+import (
+	"context"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/AmanTrance/FastRpc/frame"
+	"github.com/AmanTrance/FastRpc/master"
+	"github.com/AmanTrance/FastRpc/slave"
+)
+
+// hangGuard bounds waits that only exist to keep a broken test from hanging.
+const hangGuard = 10 * time.Second
+
+// serve serves m on a free loopback port until the test ends.
+func serve(t testing.TB, m *master.Master) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- m.ListenAndServe(context.Background(), "127.0.0.1:0") }()
+	addr := make(chan net.Addr, 1)
+	go func() { addr <- m.Addr() }()
+	select {
+	case a := <-addr:
+		require.NotNil(t, a)
+	case err := <-done:
+		t.Fatalf("ListenAndServe returned early: %v", err)
+	case <-time.After(hangGuard):
+		t.Fatal("master did not start listening")
+	}
+	t.Cleanup(func() {
+		_ = m.Close()
+		select {
+		case <-done:
+		case <-time.After(hangGuard):
+			t.Error("ListenAndServe did not return after Close")
+		}
+	})
+}
+
+// newMaster returns a served master with whatever register adds.
+func newMaster(t testing.TB, register func(m *master.Master)) *master.Master {
+	t.Helper()
+	m := master.New(master.Config{})
+	register(m)
+	serve(t, m)
+	return m
+}
+
+// dial returns a warmed slave for the address, closed when the test ends.
+func dial(t testing.TB, addr net.Addr) *slave.Slave {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+	defer cancel()
+	s, err := slave.Dial(ctx, slave.Config{Address: addr.String(), PoolSize: 2})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// callCtx is a context that only prevents hangs.
+func callCtx(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// countingCaller counts the calls that reach the master besides
+// capabilities lookups.
+type countingCaller struct {
+	*slave.Slave
+	sent atomic.Int64
+	caps atomic.Int64
+}
+
+func (c *countingCaller) CallAppend(ctx context.Context, method string, req, dst []byte) ([]byte, error) {
+	c.sent.Add(1)
+	return c.Slave.CallAppend(ctx, method, req, dst)
+}
+
+func (c *countingCaller) Capabilities(ctx context.Context) ([]frame.Capability, error) {
+	c.caps.Add(1)
+	return c.Slave.Capabilities(ctx)
+}
