@@ -233,6 +233,9 @@ const (
 	// StatusDeadlineExceeded: the handler gave up because the call's
 	// deadline passed.
 	StatusDeadlineExceeded Status = 6
+	// StatusPermissionDenied: the master refused the caller (an
+	// authorization check); the request was not processed.
+	StatusPermissionDenied Status = 7
 )
 
 func (s Status) String() string {
@@ -251,6 +254,8 @@ func (s Status) String() string {
 		return "master shutting down"
 	case StatusDeadlineExceeded:
 		return "deadline exceeded"
+	case StatusPermissionDenied:
+		return "permission denied"
 	}
 	return fmt.Sprintf("status %d", uint8(s))
 }

@@ -76,6 +76,7 @@ var (
 		"handler-panic":     {Status: frame.StatusHandlerPanic, Code: math.MaxUint32, Length: 13},
 		"shutting-down":     {Status: frame.StatusShuttingDown, Code: 1, Length: 0},
 		"deadline-exceeded": {Status: frame.StatusDeadlineExceeded, Code: 42, Length: math.MaxUint64},
+		"permission-denied": {Status: frame.StatusPermissionDenied, Code: 0, Length: 17},
 	}
 	wantCapabilities = map[string][]frame.Capability{
 		"empty": {},
@@ -495,7 +496,8 @@ func TestStatusString(t *testing.T) {
 		frame.StatusHandlerPanic:     "handler panic",
 		frame.StatusShuttingDown:     "master shutting down",
 		frame.StatusDeadlineExceeded: "deadline exceeded",
-		7:                            "status 7",
+		frame.StatusPermissionDenied: "permission denied",
+		8:                            "status 8",
 		255:                          "status 255",
 	} {
 		assert.Equal(t, want, s.String())

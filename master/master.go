@@ -54,6 +54,24 @@ type Config struct {
 	Logger *slog.Logger
 	// Conn sets the per-connection buffer sizes.
 	Conn conn.Config
+	// Middleware wraps every handler, the built-in capabilities included,
+	// in order: the first is outermost. It is applied once at registration,
+	// so a master without middleware pays nothing per call.
+	Middleware []Middleware
+	// Listeners are what Run serves; Serve and Start take theirs directly.
+	Listeners []Listener
+}
+
+// Middleware wraps a handler with behaviour of its own: logging, metrics,
+// authorization, panic recovery. It may return ErrPermissionDenied or
+// ErrPanicked (wrapped) to make the master answer with those statuses; see
+// StatusOf.
+type Middleware func(next HandlerFunc) HandlerFunc
+
+// Listener opens a net.Listener for Run; package transport has TCP, unix
+// and TLS ones, and any "listener.*" module will do.
+type Listener interface {
+	Listen(ctx context.Context) (net.Listener, error)
 }
 
 func (c Config) withDefaults() Config {
@@ -139,6 +157,8 @@ type Master struct {
 	firstAddr    net.Addr
 	addrReady    chan struct{}
 	addrOnce     sync.Once
+	cleanups     []any // modules loaded by FromJSON
+	cleanupOnce  sync.Once
 }
 
 // New returns a master with no methods but the built-in capabilities.
@@ -157,8 +177,22 @@ func New(cfg Config) *Master {
 		ReturningEncoding: frame.CapabilitiesEncoding,
 	}}
 	caps, _ := frame.AppendCapabilities(nil, m.infos)
-	m.reg.Store(&registry{byID: map[uint64]*method{}, caps: caps})
+	capsMethod := &method{name: frame.CapabilitiesName, handler: m.wrap(m.serveCapabilities)}
+	m.reg.Store(&registry{byID: map[uint64]*method{0: capsMethod}, caps: caps})
 	return m
+}
+
+// serveCapabilities is the built-in method with ID 0.
+func (m *Master) serveCapabilities(op *IOOperator) error {
+	return op.WriteIOFromBuffer(m.reg.Load().caps)
+}
+
+// wrap applies the configured middleware to h, the first outermost.
+func (m *Master) wrap(h HandlerFunc) HandlerFunc {
+	for i := len(m.cfg.Middleware) - 1; i >= 0; i-- {
+		h = m.cfg.Middleware[i](h)
+	}
+	return h
 }
 
 // Register adds a method. Names are unique, non-empty, at most
@@ -197,7 +231,7 @@ func (m *Master) Register(name string, info Info, h HandlerFunc) error {
 	for k, v := range old.byID {
 		byID[k] = v
 	}
-	byID[id] = &method{name: name, handler: h}
+	byID[id] = &method{name: name, handler: m.wrap(h)}
 	m.infos = infos
 	m.reg.Store(&registry{byID: byID, caps: caps})
 	return nil
@@ -208,6 +242,39 @@ func (m *Master) Capabilities() []frame.Capability {
 	m.regMu.Lock()
 	defer m.regMu.Unlock()
 	return append([]frame.Capability(nil), m.infos...)
+}
+
+// Run opens every listener in Config.Listeners and serves them all until
+// ctx is cancelled (then it shuts down gracefully, as Start does) or the
+// master is shut down or closed. It returns nil then, or the first error of
+// a listener that failed.
+func (m *Master) Run(ctx context.Context) error {
+	if len(m.cfg.Listeners) == 0 {
+		return errors.New("fastrpc: Run: Config.Listeners is empty; use Serve, ListenAndServe or Start, or configure listeners")
+	}
+	lns := make([]net.Listener, 0, len(m.cfg.Listeners))
+	for i, l := range m.cfg.Listeners {
+		ln, err := l.Listen(ctx)
+		if err != nil {
+			for _, ln := range lns {
+				_ = ln.Close()
+			}
+			return fmt.Errorf("fastrpc: Run: listener %d: %w", i, err)
+		}
+		lns = append(lns, ln)
+	}
+	errs := make(chan error, len(lns))
+	for _, ln := range lns {
+		go func() { errs <- m.Serve(ctx, ln) }()
+	}
+	var first error
+	for range lns {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+			_ = m.Close() // one listener failed: stop the others too
+		}
+	}
+	return first
 }
 
 // ListenAndServe listens on a TCP address ("127.0.0.1:0" picks a free port,
@@ -387,7 +454,7 @@ func (m *Master) Shutdown(ctx context.Context) error {
 	select {
 	case <-finished:
 		m.cancel()
-		return nil
+		return m.cleanup()
 	case <-ctx.Done():
 		_ = m.Close()
 		return ctx.Err()
@@ -412,5 +479,5 @@ func (m *Master) Close() error {
 	}
 	m.mu.Unlock()
 	m.cancel()
-	return nil
+	return m.cleanup()
 }

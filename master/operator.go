@@ -20,6 +20,13 @@ var (
 	// ErrBeyondRequest is returned when a handler asks for more request
 	// bytes than are left.
 	ErrBeyondRequest = errors.New("fastrpc: read beyond the end of the request")
+	// ErrPermissionDenied, returned (wrapped) by a handler or middleware,
+	// refuses the call with StatusPermissionDenied and the error's message.
+	ErrPermissionDenied = errors.New("permission denied")
+	// ErrPanicked, returned (wrapped) by a handler or middleware that
+	// recovered a panic, answers StatusHandlerPanic with a generic message:
+	// the details belong in the master's log, not with the peer.
+	ErrPanicked = errors.New("handler panicked")
 )
 
 // ErrorCoder is implemented by handler errors that carry an application
@@ -45,9 +52,12 @@ type IOOperator struct {
 	c      *conn.Conn
 	remote net.Addr
 
-	name      string
-	left      uint64
-	deadline  time.Time
+	name       string
+	reqLen     uint64
+	left       uint64
+	respStatus frame.Status
+	respLen    uint64
+	deadline   time.Time
 	ctx       context.Context
 	cancel    context.CancelFunc
 	responded bool
@@ -55,8 +65,9 @@ type IOOperator struct {
 }
 
 func (op *IOOperator) reset(name string, length uint64, deadline time.Time) {
-	op.name, op.left, op.deadline = name, length, deadline
+	op.name, op.reqLen, op.left, op.deadline = name, length, length, deadline
 	op.responded, op.broken = false, false
+	op.respStatus, op.respLen = frame.StatusOK, 0
 }
 
 func (op *IOOperator) release() {
@@ -72,6 +83,21 @@ func (op *IOOperator) Method() string { return op.name }
 
 // RemoteAddr returns the slave's address.
 func (op *IOOperator) RemoteAddr() net.Addr { return op.remote }
+
+// NetConn returns the connection the call arrived on, for example a
+// *tls.Conn whose verified peer certificates identify the caller. Reading
+// from or writing to it directly breaks the protocol.
+func (op *IOOperator) NetConn() net.Conn { return op.c.NetConn() }
+
+// RequestLength returns the request payload's length.
+func (op *IOOperator) RequestLength() uint64 { return op.reqLen }
+
+// Responded reports whether a response has been written.
+func (op *IOOperator) Responded() bool { return op.responded }
+
+// ResponseLength returns the payload length of the response written, 0
+// before one is.
+func (op *IOOperator) ResponseLength() uint64 { return op.respLen }
 
 // Deadline returns the call's deadline, sent by the slave, if it has one.
 func (op *IOOperator) Deadline() (time.Time, bool) { return op.deadline, !op.deadline.IsZero() }
@@ -162,14 +188,14 @@ func (e *errWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-func (op *IOOperator) begin() error {
+func (op *IOOperator) begin(status frame.Status, length uint64) error {
 	if op.responded {
 		return ErrAlreadyResponded
 	}
 	if op.broken {
 		return errors.New("fastrpc: connection broken; cannot respond")
 	}
-	op.responded = true
+	op.responded, op.respStatus, op.respLen = true, status, length
 	return nil
 }
 
@@ -182,7 +208,7 @@ func (op *IOOperator) fail(err error) error {
 
 // WriteIOFromBuffer sends buf as the successful response.
 func (op *IOOperator) WriteIOFromBuffer(buf []byte) error {
-	if err := op.begin(); err != nil {
+	if err := op.begin(frame.StatusOK, uint64(len(buf))); err != nil {
 		return err
 	}
 	return op.fail(writePayload(op.c, buf))
@@ -197,7 +223,7 @@ func (op *IOOperator) WriteIOFromReader(reader io.Reader, count int, chunkSize i
 	if count < 0 {
 		return fmt.Errorf("fastrpc: WriteIOFromReader: negative count %d", count)
 	}
-	if err := op.begin(); err != nil {
+	if err := op.begin(frame.StatusOK, uint64(count)); err != nil {
 		return err
 	}
 	if err := op.c.WriteResponseHeader(frame.ResponseHeader{Status: frame.StatusOK, Length: uint64(count)}); err != nil {
@@ -230,7 +256,7 @@ func (op *IOOperator) WriteError(message string) error {
 // WriteErrorCode sends an application error with an application-defined
 // code and message.
 func (op *IOOperator) WriteErrorCode(code uint32, message string) error {
-	if err := op.begin(); err != nil {
+	if err := op.begin(frame.StatusApplicationError, uint64(min(len(message), frame.MaxErrorMessage))); err != nil {
 		return err
 	}
 	return op.fail(writeStatus(op.c, frame.StatusApplicationError, code, message))

@@ -151,14 +151,7 @@ func (sc *serverConn) handle(h frame.RequestHeader) bool {
 		return false
 	}
 
-	reg := m.reg.Load()
-	if h.Method == 0 {
-		if c.Discard(h.Length) != nil {
-			return false
-		}
-		return writePayload(c, reg.caps) == nil
-	}
-	mt := reg.byID[h.Method]
+	mt := m.reg.Load().byID[h.Method]
 	if mt == nil {
 		if c.Discard(h.Length) != nil {
 			return false
@@ -176,7 +169,7 @@ func (sc *serverConn) handle(h frame.RequestHeader) bool {
 		// A response was started and not finished, or I/O failed.
 		return false
 	case panicked:
-		if !op.responded && writeStatus(c, frame.StatusHandlerPanic, 0, "handler panicked; see the master's log") != nil {
+		if !op.responded && writeStatus(c, frame.StatusHandlerPanic, 0, panicMessage) != nil {
 			return false
 		}
 	case err != nil:
@@ -184,16 +177,17 @@ func (sc *serverConn) handle(h frame.RequestHeader) bool {
 			m.cfg.Logger.Warn("fastrpc: handler returned an error after responding", "method", mt.name, "err", err)
 			break
 		}
-		status := frame.StatusApplicationError
-		if errors.Is(err, context.DeadlineExceeded) {
-			status = frame.StatusDeadlineExceeded
+		status := StatusOf(op, err)
+		msg := err.Error()
+		if status == frame.StatusHandlerPanic {
+			msg = panicMessage // details stay in the master's log
 		}
 		var code uint32
 		var coder ErrorCoder
 		if errors.As(err, &coder) {
 			code = coder.Code()
 		}
-		if writeStatus(c, status, code, err.Error()) != nil {
+		if writeStatus(c, status, code, msg) != nil {
 			return false
 		}
 	case !op.responded:
@@ -204,6 +198,31 @@ func (sc *serverConn) handle(h frame.RequestHeader) bool {
 	// Whatever the handler left unread is discarded so the next request
 	// starts on a frame boundary.
 	return c.Discard(op.left) == nil
+}
+
+// panicMessage is all a slave learns of a panic.
+const panicMessage = "handler panicked; see the master's log"
+
+// StatusOf returns the status the master sends for a call whose handler
+// returned err: the status already written if the handler responded,
+// otherwise StatusOK for nil, and for errors StatusHandlerPanic (ErrPanicked),
+// StatusPermissionDenied (ErrPermissionDenied), StatusDeadlineExceeded
+// (context.DeadlineExceeded) or StatusApplicationError. Middleware uses it
+// to log or count outcomes.
+func StatusOf(op *IOOperator, err error) frame.Status {
+	switch {
+	case op.responded:
+		return op.respStatus
+	case err == nil:
+		return frame.StatusOK
+	case errors.Is(err, ErrPanicked):
+		return frame.StatusHandlerPanic
+	case errors.Is(err, ErrPermissionDenied):
+		return frame.StatusPermissionDenied
+	case errors.Is(err, context.DeadlineExceeded):
+		return frame.StatusDeadlineExceeded
+	}
+	return frame.StatusApplicationError
 }
 
 // run calls the handler, turning a panic into panicked=true with the stack

@@ -238,6 +238,9 @@ func cleanup(m any) { _ = Cleanup(m) }
 // and writes as a string.
 type Duration time.Duration
 
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
 // UnmarshalJSON implements json.Unmarshaler.
 func (d *Duration) UnmarshalJSON(b []byte) error {
 	if len(b) > 0 && b[0] == '"' {

@@ -33,6 +33,9 @@ var (
 	// ErrResponseTooLarge: the response exceeds MaxResponseSize. Raise the
 	// limit or use CallStream. The connection was dropped, not drained.
 	ErrResponseTooLarge = errors.New("fastrpc: response too large")
+	// ErrPermissionDenied: the master's authorization refused the call; it
+	// was not processed.
+	ErrPermissionDenied = errors.New("fastrpc: permission denied")
 	// ErrProtocol: the master sent something that is not valid FastRpc.
 	ErrProtocol = errors.New("fastrpc: protocol violation by the master")
 	// ErrConnection: the connection failed after the request started to be
@@ -74,6 +77,8 @@ func (e *RemoteError) Is(target error) bool {
 		return target == ErrShuttingDown
 	case frame.StatusDeadlineExceeded:
 		return target == context.DeadlineExceeded
+	case frame.StatusPermissionDenied:
+		return target == ErrPermissionDenied
 	}
 	return false
 }

@@ -1,0 +1,100 @@
+package master
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/AmanTrance/FastRpc/conn"
+	"github.com/AmanTrance/FastRpc/module"
+)
+
+// JSONConfig is a master's configuration in JSON. Listeners and middleware
+// are modules named by their "module" field, from the "listener" and
+// "middleware" namespaces:
+//
+//	{
+//	  "listeners": [{"module": "tcp", "address": "127.0.0.1:10000"},
+//	                {"module": "unix", "path": "/run/app.sock"}],
+//	  "middleware": [{"module": "logging"}, {"module": "recover"}],
+//	  "max_request_size": 16777216,
+//	  "idle_timeout": "2m"
+//	}
+//
+// Zero or missing limits take Config's defaults.
+type JSONConfig struct {
+	Listeners       []json.RawMessage `json:"listeners"`
+	Middleware      []json.RawMessage `json:"middleware,omitempty"`
+	MaxRequestSize  int64             `json:"max_request_size,omitempty"`
+	HeaderTimeout   module.Duration   `json:"header_timeout,omitempty"`
+	IdleTimeout     module.Duration   `json:"idle_timeout,omitempty"`
+	MaxConnections  int               `json:"max_connections,omitempty"`
+	ShutdownTimeout module.Duration   `json:"shutdown_timeout,omitempty"`
+	ReadBufferSize  int               `json:"read_buffer_size,omitempty"`
+	WriteBufferSize int               `json:"write_buffer_size,omitempty"`
+}
+
+// MiddlewareModule is what a "middleware.*" module provides to a master.
+type MiddlewareModule interface {
+	WrapHandler(next HandlerFunc) HandlerFunc
+}
+
+// FromJSON builds a master from a JSONConfig document: its listeners (for
+// Run) and middleware are loaded as modules, provisioned and validated.
+// Modules with a Cleanup are cleaned up when the master is closed or shut
+// down. Register methods on the result, then call Run.
+func FromJSON(ctx context.Context, data []byte) (*Master, error) {
+	var jc JSONConfig
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&jc); err != nil {
+		return nil, fmt.Errorf("fastrpc: master config: %w", err)
+	}
+	var loaded []any
+	fail := func(err error) (*Master, error) {
+		for _, m := range loaded {
+			_ = module.Cleanup(m)
+		}
+		return nil, err
+	}
+	cfg := Config{
+		MaxRequestSize:  jc.MaxRequestSize,
+		HeaderTimeout:   jc.HeaderTimeout.D(),
+		IdleTimeout:     jc.IdleTimeout.D(),
+		MaxConnections:  jc.MaxConnections,
+		ShutdownTimeout: jc.ShutdownTimeout.D(),
+		Conn:            conn.Config{ReadBufferSize: jc.ReadBufferSize, WriteBufferSize: jc.WriteBufferSize},
+	}
+	for i, raw := range jc.Listeners {
+		l, err := module.LoadAs[Listener](ctx, "listener", raw)
+		if err != nil {
+			return fail(fmt.Errorf("fastrpc: master config: listeners[%d]: %w", i, err))
+		}
+		loaded = append(loaded, l)
+		cfg.Listeners = append(cfg.Listeners, l)
+	}
+	for i, raw := range jc.Middleware {
+		mw, err := module.LoadAs[MiddlewareModule](ctx, "middleware", raw)
+		if err != nil {
+			return fail(fmt.Errorf("fastrpc: master config: middleware[%d]: %w", i, err))
+		}
+		loaded = append(loaded, mw)
+		cfg.Middleware = append(cfg.Middleware, mw.WrapHandler)
+	}
+	m := New(cfg)
+	m.cleanups = loaded
+	return m, nil
+}
+
+// cleanup runs the loaded modules' Cleanup once.
+func (m *Master) cleanup() error {
+	var errs []error
+	m.cleanupOnce.Do(func() {
+		for _, mod := range m.cleanups {
+			errs = append(errs, module.Cleanup(mod))
+		}
+	})
+	return errors.Join(errs...)
+}

@@ -1,0 +1,102 @@
+package middleware
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/AmanTrance/FastRpc/frame"
+	"github.com/AmanTrance/FastRpc/master"
+	"github.com/AmanTrance/FastRpc/module"
+)
+
+func init() {
+	module.Register(Logging{})
+	module.Register(Recover{})
+	module.Register(Authorize{})
+	module.Register(Metrics{})
+}
+
+// Logging writes one record per call. Successful calls log at Level
+// (default info), failed ones at warn.
+type Logging struct {
+	// Logger receives the records; nil means slog.Default().
+	Logger *slog.Logger `json:"-"`
+	// Level is "debug", "info" (default), "warn" or "error".
+	Level string `json:"level,omitempty"`
+
+	level slog.Level
+}
+
+// FastRpcModule implements module.Module.
+func (Logging) FastRpcModule() module.Info {
+	return module.Info{ID: "middleware.logging", New: func() module.Module { return new(Logging) }}
+}
+
+// Provision fills the defaults and checks the level.
+func (l *Logging) Provision(context.Context) error {
+	if l.Logger == nil {
+		l.Logger = slog.Default()
+	}
+	if err := l.level.UnmarshalText([]byte(cmpOr(l.Level, "info"))); err != nil {
+		return fmt.Errorf("level %q: use debug, info, warn or error", l.Level)
+	}
+	return nil
+}
+
+// WrapHandler implements master.MiddlewareModule.
+func (l *Logging) WrapHandler(next master.HandlerFunc) master.HandlerFunc {
+	if l.Logger == nil {
+		_ = l.Provision(context.Background())
+	}
+	return func(op *master.IOOperator) (err error) {
+		start := time.Now()
+		defer func() {
+			v := recover()
+			l.log(op, start, err, v)
+			if v != nil {
+				panic(v) // the master, or a Recover further out, handles it
+			}
+		}()
+		return next(op)
+	}
+}
+
+func (l *Logging) log(op *master.IOOperator, start time.Time, err error, panicked any) {
+	status := master.StatusOf(op, err)
+	if panicked != nil {
+		status = frame.StatusHandlerPanic
+	}
+	level := l.level
+	if status != frame.StatusOK {
+		level = max(level, slog.LevelWarn)
+	}
+	attrs := []slog.Attr{
+		slog.String("method", op.Method()),
+		slog.String("remote", addrString(op)),
+		slog.Duration("duration", time.Since(start)),
+		slog.Uint64("request_bytes", op.RequestLength()),
+		slog.Uint64("response_bytes", op.ResponseLength()),
+		slog.String("status", status.String()),
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("err", err.Error()))
+	}
+	l.Logger.LogAttrs(context.Background(), level, "fastrpc call", attrs...)
+}
+
+func addrString(op *master.IOOperator) string {
+	if a := op.RemoteAddr(); a != nil {
+		return a.String()
+	}
+	return ""
+}
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return strings.ToLower(s)
+}
