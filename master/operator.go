@@ -58,10 +58,10 @@ type IOOperator struct {
 	respStatus frame.Status
 	respLen    uint64
 	deadline   time.Time
-	ctx       context.Context
-	cancel    context.CancelFunc
-	responded bool
-	broken    bool
+	ctx        context.Context
+	cancel     context.CancelFunc
+	responded  bool
+	broken     bool
 }
 
 func (op *IOOperator) reset(name string, length uint64, deadline time.Time) {
