@@ -40,6 +40,8 @@ type Conn struct {
 	scratch [frame.RequestHeaderSize]byte
 	created time.Time
 	probe   prober
+	// poolData belongs to the pool holding the Conn; see SetPoolData.
+	poolData any
 }
 
 // New wraps nc. It performs no I/O; see [Dial], [Conn.WritePreface] and
@@ -61,6 +63,16 @@ func (c *Conn) NetConn() net.Conn { return c.nc }
 // Created returns when the Conn was made, for pools that bound a
 // connection's lifetime.
 func (c *Conn) Created() time.Time { return c.created }
+
+// PoolData returns what the pool holding c attached with SetPoolData, or
+// nil.
+func (c *Conn) PoolData() any { return c.poolData }
+
+// SetPoolData attaches v to c for the pool that holds it, such as the
+// pool's own handle for the connection, so the pool needs no side table
+// to find it on Release. Only the pool that owns c may call it, and only
+// while no other goroutine uses c. Storing a pointer does not allocate.
+func (c *Conn) SetPoolData(v any) { c.poolData = v }
 
 // RemoteAddr returns the peer's address.
 func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
@@ -106,16 +118,25 @@ func (c *Conn) ReadPreface() (frame.Preface, error) {
 	if err != nil {
 		if len(b) > 0 && (err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF)) {
 			// Something answered, but not with a whole preface: not FastRpc.
-			return frame.Preface{}, fmt.Errorf("%w: got %q then end of stream", frame.ErrBadMagic, b)
+			return frame.Preface{}, fmt.Errorf("%w: got %q then end of stream%s", frame.ErrBadMagic, b, tlsHint(b))
 		}
 		return frame.Preface{}, err
 	}
 	p, err := frame.ParsePreface(b)
 	if errors.Is(err, frame.ErrBadMagic) {
-		err = fmt.Errorf("%w: got %q", err, b)
+		err = fmt.Errorf("%w: got %q%s", err, b, tlsHint(b))
 	}
 	_, _ = c.br.Discard(frame.PrefaceSize)
 	return p, err
+}
+
+// tlsHint recognises a TLS record (alert or handshake) where a preface
+// was expected.
+func tlsHint(b []byte) string {
+	if len(b) >= 2 && b[1] == 0x03 && (b[0] == 0x15 || b[0] == 0x16) {
+		return " (the peer speaks TLS: use dialer.tls and listener.tls on both sides)"
+	}
+	return ""
 }
 
 // WaitForData blocks until at least one byte is readable (the start of the
@@ -277,8 +298,9 @@ func (c *Conn) CopyFrom(r io.Reader, n uint64, chunk int) (int64, error) {
 // Stale reports whether an idle connection should not be used: the peer
 // closed it or reset it, or sent bytes nobody asked for (a FastRpc peer
 // never does; a stopping master's notice is such bytes). It does not block
-// and sends nothing. On connections whose socket it cannot reach (TLS, and
-// other wrappers) it reports only what is already buffered.
+// and sends nothing. A TLS connection, or any wrapper with a NetConn
+// method, is probed on the socket beneath it; where no socket can be
+// reached it reports only what is already buffered.
 func (c *Conn) Stale() bool {
 	if c.br.Buffered() > 0 {
 		return true

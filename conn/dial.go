@@ -46,7 +46,7 @@ func Dial(ctx context.Context, d Dialer, network, address string, cfg Config) (*
 	c := New(nc, cfg)
 	if err := c.clientHandshake(ctx); err != nil {
 		_ = nc.Close()
-		return nil, fmt.Errorf("fastrpc: handshake with %s: %w", address, withCtxErr(ctx, err))
+		return nil, fmt.Errorf("fastrpc: handshake with %s: %w%s", address, withCtxErr(ctx, err), remoteTLSHint(err))
 	}
 	return c, nil
 }
@@ -91,4 +91,22 @@ func (c *Conn) clientHandshake(ctx context.Context) error {
 		return ctx.Err()
 	}
 	return c.nc.SetDeadline(time.Time{})
+}
+
+// remoteTLSHint explains a TLS alert from the master about this slave's
+// certificate: in TLS 1.3 it arrives only when the preface is read.
+func remoteTLSHint(err error) string {
+	var oe *net.OpError
+	if !errors.As(err, &oe) || oe.Op != "remote error" {
+		return ""
+	}
+	switch oe.Err.Error() {
+	case "tls: certificate required":
+		return "; the master requires a client certificate (cert_file and key_file)"
+	case "tls: unknown certificate authority", "tls: bad certificate":
+		return "; the master does not trust this slave's client certificate"
+	case "tls: expired certificate":
+		return "; this slave's client certificate has expired"
+	}
+	return ""
 }

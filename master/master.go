@@ -392,7 +392,9 @@ func (m *Master) accept(nc net.Conn) {
 		// this goroutine ends by itself within two lingerTimeouts.
 		go func() {
 			m.cfg.Logger.Warn("fastrpc: refusing connection", "remote", nc.RemoteAddr(), "reason", refuse)
-			_ = c.SetWriteDeadline(time.Now().Add(lingerTimeout))
+			// A deadline both ways: over TLS, writing runs the handshake,
+			// which reads, and a silent peer must not hold this goroutine.
+			_ = c.SetDeadline(time.Now().Add(lingerTimeout))
 			if c.WritePreface(refuse) == nil {
 				lingerClose(c)
 			}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"runtime/debug"
@@ -53,7 +54,12 @@ func (sc *serverConn) serve() {
 		_ = c.SetDeadline(time.Now().Add(m.cfg.HeaderTimeout))
 	}
 	if err := c.WritePreface(frame.HandshakeOK); err != nil {
-		log.Debug("fastrpc: writing preface", "remote", c.RemoteAddr(), "err", err)
+		// Over TLS this is where a bad certificate shows: worth a warning.
+		level := slog.LevelWarn
+		if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+			level = slog.LevelDebug
+		}
+		log.Log(context.Background(), level, "fastrpc: connection handshake failed", "remote", c.RemoteAddr(), "err", err)
 		return
 	}
 	if _, err := c.ReadPreface(); err != nil {

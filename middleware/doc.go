@@ -13,7 +13,9 @@
 //     implements that one method); Counters is an in-memory sink.
 //
 // Each is a value with a WrapHandler method (master.MiddlewareModule); in
-// code, pass its WrapHandler to master.Config.Middleware.
+// code, pass its WrapHandler to master.Config.Middleware. Logging and
+// Metrics also wrap the slave's calls (WrapCall, slave.CallMiddlewareModule,
+// for slave.Config.Middleware).
 //
 // It is not a framework of its own: middleware is plain function wrapping,
 // and a master with none configured runs handlers directly.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -182,15 +183,17 @@ func Load(ctx context.Context, ns string, raw json.RawMessage) (Module, error) {
 	}
 	delete(fields, "module")
 	m := info.New()
-	if len(fields) > 0 {
-		rest, err := json.Marshal(fields)
+	// One field at a time, so an error names its field even when a custom
+	// unmarshaler's message does not.
+	for _, k := range slices.Sorted(maps.Keys(fields)) {
+		one, err := json.Marshal(map[string]json.RawMessage{k: fields[k]})
 		if err != nil {
 			return nil, err
 		}
-		dec := json.NewDecoder(bytes.NewReader(rest))
+		dec := json.NewDecoder(bytes.NewReader(one))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(m); err != nil {
-			return nil, fmt.Errorf("module %q: config: %w", id, err)
+			return nil, fmt.Errorf("module %q: config field %q: %w", id, k, err)
 		}
 	}
 	if p, ok := m.(Provisioner); ok {

@@ -9,29 +9,54 @@ import (
 	"github.com/AmanTrance/FastRpc/conn"
 )
 
-// DefaultMaxSize is the pool size used when MutexConfig.MaxSize is 0.
-const DefaultMaxSize = 4
-
 // MutexConfig configures a [Mutex] pool.
 type MutexConfig struct {
 	// Dial opens a new connection. Required.
 	Dial conn.DialFunc
 	// MaxSize bounds the connections open at once; 0 means DefaultMaxSize.
 	MaxSize int
+	// Options turn on warm, idle-timeout and lifetime management.
+	Options Options
 }
 
-// Mutex is the builtin [conn.Pool].
+// Mutex is the builtin [conn.Pool]: one sync.Mutex guards a stack of idle
+// connections (the most recently used is reused first, so surplus ones
+// age and can time out) and an intrusive FIFO queue of waiters. A
+// connection released while callers wait goes straight to the first of
+// them; a slot freed by Destroy or a failed dial goes to the first waiter,
+// who dials. Acquire checks a connection taken from idle with
+// [conn.Conn.Stale] (one non-blocking system call, outside the lock).
+// Acquire and Release of an idle connection allocate nothing, with or
+// without Options; waiting allocates nothing in steady state either.
 type Mutex struct {
-	dial    conn.DialFunc
-	maxSize int
+	dial        conn.DialFunc
+	maxSize     int
+	minIdle     int
+	idleTimeout time.Duration
+	maxLifetime time.Duration
 
 	mu      sync.Mutex
-	idle    []*conn.Conn // stack: the most recently used is reused first
-	open    int          // idle + in use + being dialled
+	idle    []idleConn // stack: the most recently released is on top
+	open    int        // idle + in use + being dialled
 	waiters waitQueue
 	closed  bool
 	stats   conn.PoolStats
+
+	stopMaint context.CancelFunc // nil without maintenance
+	maintDone chan struct{}
 }
+
+// idleConn is an idle connection and when it was released, in monoNow
+// time (only recorded when IdleTimeout is set).
+type idleConn struct {
+	c     *conn.Conn
+	since time.Duration
+}
+
+var epoch = time.Now()
+
+// monoNow reads the monotonic clock only: cheaper than time.Now.
+func monoNow() time.Duration { return time.Since(epoch) }
 
 // waiter is one blocked Acquire. It receives a connection, or nil meaning
 // "a slot is free: dial one yourself".
@@ -43,34 +68,50 @@ type waiter struct {
 
 var waiterPool = sync.Pool{New: func() any { return &waiter{ch: make(chan *conn.Conn, 1)} }}
 
-// NewMutex returns a pool. It opens no connection until asked.
+// NewMutex returns a pool. It dials nothing itself unless
+// Options.MinIdle asks for warm connections.
 func NewMutex(cfg MutexConfig) (*Mutex, error) {
-	if cfg.Dial == nil {
-		return nil, errors.New("poolimpl: MutexConfig.Dial is required")
+	size, err := checkSize("Mutex", cfg.Dial, cfg.MaxSize)
+	if err != nil {
+		return nil, err
 	}
-	if cfg.MaxSize < 0 {
-		return nil, errors.New("poolimpl: MutexConfig.MaxSize must not be negative")
+	if err := cfg.Options.validateFor(size); err != nil {
+		return nil, err
 	}
-	if cfg.MaxSize == 0 {
-		cfg.MaxSize = DefaultMaxSize
+	p := &Mutex{
+		dial:        cfg.Dial,
+		maxSize:     size,
+		minIdle:     cfg.Options.MinIdle,
+		idleTimeout: time.Duration(cfg.Options.IdleTimeout),
+		maxLifetime: time.Duration(cfg.Options.MaxLifetime),
+		idle:        make([]idleConn, 0, size),
 	}
-	return &Mutex{dial: cfg.Dial, maxSize: cfg.MaxSize, idle: make([]*conn.Conn, 0, cfg.MaxSize)}, nil
+	if cfg.Options.maintained() {
+		ctx, cancel := context.WithCancel(context.Background())
+		p.stopMaint = cancel
+		p.maintDone = make(chan struct{})
+		go p.maintain(ctx, cfg.Options.period())
+	}
+	return p, nil
 }
 
-// Acquire implements [conn.Pool].
+// Acquire implements [conn.Pool]. A connection taken from idle is checked
+// with [conn.Conn.Stale] outside the lock; a stale one is closed and the
+// next idle one tried, or a new one dialled into its slot.
 func (p *Mutex) Acquire(ctx context.Context) (*conn.Conn, error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		return nil, conn.ErrPoolClosed
 	}
-	if n := len(p.idle); n > 0 {
-		c := p.idle[n-1]
-		p.idle[n-1] = nil
-		p.idle = p.idle[:n-1]
+	if len(p.idle) > 0 {
+		c := p.popIdleLocked()
 		p.stats.Acquires++
 		p.mu.Unlock()
-		return c, nil
+		if !c.Stale() {
+			return c, nil
+		}
+		return p.replaceStale(ctx, c)
 	}
 	if p.open < p.maxSize {
 		p.open++
@@ -119,12 +160,52 @@ func (p *Mutex) Acquire(ctx context.Context) (*conn.Conn, error) {
 		c := <-w.ch
 		waiterPool.Put(w)
 		if c != nil {
-			p.releaseLocked(c)
+			p.releaseLocked(c, p.releaseTime())
 		} else {
 			p.freeSlotLocked()
 		}
 		p.mu.Unlock()
 		return nil, ctx.Err()
+	}
+}
+
+// popIdleLocked takes the most recently released idle connection.
+func (p *Mutex) popIdleLocked() *conn.Conn {
+	n := len(p.idle) - 1
+	c := p.idle[n].c
+	p.idle[n] = idleConn{}
+	p.idle = p.idle[:n]
+	return c
+}
+
+// replaceStale closes c, a stale connection just taken from idle whose
+// slot the caller holds, and gets the caller another: the next idle one,
+// or a new one dialled into the slot.
+func (p *Mutex) replaceStale(ctx context.Context, c *conn.Conn) (*conn.Conn, error) {
+	for {
+		_ = c.Close()
+		p.mu.Lock()
+		p.stats.Acquires--
+		p.stats.Stale++
+		if p.closed {
+			p.open--
+			p.mu.Unlock()
+			return nil, conn.ErrPoolClosed
+		}
+		if len(p.idle) == 0 {
+			p.mu.Unlock()
+			return p.dialSlot(ctx, false)
+		}
+		// Take the next idle connection with its own slot and give ours
+		// back. Nobody waits while connections are idle, so the slot
+		// simply goes.
+		p.open--
+		c = p.popIdleLocked()
+		p.stats.Acquires++
+		p.mu.Unlock()
+		if !c.Stale() {
+			return c, nil
+		}
 	}
 }
 
@@ -153,14 +234,32 @@ func (p *Mutex) dialSlot(ctx context.Context, waited bool) (*conn.Conn, error) {
 	return c, nil
 }
 
-// Release implements [conn.Pool].
+// Release implements [conn.Pool]. A connection older than MaxLifetime is
+// closed instead of kept.
 func (p *Mutex) Release(c *conn.Conn) {
+	if p.maxLifetime > 0 && time.Since(c.Created()) >= p.maxLifetime {
+		_ = c.Close()
+		p.mu.Lock()
+		p.stats.Expired++
+		p.freeSlotLocked()
+		p.mu.Unlock()
+		return
+	}
+	since := p.releaseTime()
 	p.mu.Lock()
-	p.releaseLocked(c)
+	p.releaseLocked(c, since)
 	p.mu.Unlock()
 }
 
-func (p *Mutex) releaseLocked(c *conn.Conn) {
+// releaseTime is the idle-since stamp for a connection released now.
+func (p *Mutex) releaseTime() time.Duration {
+	if p.idleTimeout > 0 {
+		return monoNow()
+	}
+	return 0
+}
+
+func (p *Mutex) releaseLocked(c *conn.Conn, since time.Duration) {
 	if p.closed {
 		p.open--
 		_ = c.Close()
@@ -170,7 +269,7 @@ func (p *Mutex) releaseLocked(c *conn.Conn) {
 		w.ch <- c
 		return
 	}
-	p.idle = append(p.idle, c)
+	p.idle = append(p.idle, idleConn{c: c, since: since})
 }
 
 // Destroy implements [conn.Pool].
@@ -183,9 +282,11 @@ func (p *Mutex) Destroy(c *conn.Conn) {
 
 // freeSlotLocked gives a free slot to the first waiter, who dials.
 func (p *Mutex) freeSlotLocked() {
-	if w := p.waiters.pop(); w != nil && !p.closed {
-		w.ch <- nil
-		return
+	if !p.closed {
+		if w := p.waiters.pop(); w != nil {
+			w.ch <- nil
+			return
+		}
 	}
 	p.open--
 }
@@ -202,7 +303,8 @@ func (p *Mutex) Stats() conn.PoolStats {
 	return s
 }
 
-// Close implements [conn.Pool].
+// Close implements [conn.Pool]. It stops the maintenance goroutine and
+// waits for it, which cancels a dial it has in flight.
 func (p *Mutex) Close() error {
 	p.mu.Lock()
 	if p.closed {
@@ -218,11 +320,97 @@ func (p *Mutex) Close() error {
 		w.ch <- nil
 	}
 	p.mu.Unlock()
+	if p.stopMaint != nil {
+		p.stopMaint()
+		<-p.maintDone
+	}
 	var errs []error
-	for _, c := range idle {
-		errs = append(errs, c.Close())
+	for _, ic := range idle {
+		errs = append(errs, ic.c.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// maintain runs the background work Options asked for until ctx ends.
+func (p *Mutex) maintain(ctx context.Context, period time.Duration) {
+	defer close(p.maintDone)
+	t := time.NewTicker(period)
+	defer t.Stop()
+	var drop []*conn.Conn
+	for {
+		p.mu.Lock()
+		drop = p.sweepLocked(drop[:0])
+		p.mu.Unlock()
+		for i, c := range drop {
+			_ = c.Close()
+			drop[i] = nil
+		}
+		p.fill(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// sweepLocked removes the idle connections that are stale, past
+// MaxLifetime, or (beyond MinIdle) idle longer than IdleTimeout, frees
+// their slots, and appends them to drop for closing outside the lock.
+// The stack's bottom holds the longest idle, so those time out first.
+func (p *Mutex) sweepLocked(drop []*conn.Conn) []*conn.Conn {
+	if p.closed {
+		return drop
+	}
+	now := monoNow()
+	removable := len(p.idle) - p.minIdle // how many may go for idleness
+	kept := p.idle[:0]
+	for _, ic := range p.idle {
+		c := ic.c
+		switch {
+		case c.Stale():
+			p.stats.Stale++
+		case p.maxLifetime > 0 && time.Since(c.Created()) >= p.maxLifetime:
+			p.stats.Expired++
+		case p.idleTimeout > 0 && removable > 0 && now-ic.since >= p.idleTimeout:
+			p.stats.Expired++
+		default:
+			kept = append(kept, ic)
+			continue
+		}
+		removable--
+		drop = append(drop, c)
+		p.freeSlotLocked() // nobody waits while connections are idle
+	}
+	clear(p.idle[len(kept):])
+	p.idle = kept
+	return drop
+}
+
+// fill dials, one at a time, until MinIdle connections are idle or the
+// pool is full. A dialled connection goes to a waiter if there is one. It
+// stops at the first failure; the next round tries again.
+func (p *Mutex) fill(ctx context.Context) {
+	for ctx.Err() == nil {
+		p.mu.Lock()
+		if p.closed || len(p.idle) >= p.minIdle || p.open >= p.maxSize {
+			p.mu.Unlock()
+			return
+		}
+		p.open++
+		p.mu.Unlock()
+		c, err := p.dial(ctx)
+		p.mu.Lock()
+		p.stats.Dials++
+		if err != nil {
+			p.stats.DialErrors++
+			p.freeSlotLocked()
+			p.mu.Unlock()
+			return
+		}
+		p.releaseLocked(c, p.releaseTime()) // closes c if the pool closed meanwhile
+		p.mu.Unlock()
+	}
 }
 
 // waitQueue is an intrusive FIFO list; waiters come from a sync.Pool so

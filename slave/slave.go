@@ -32,7 +32,9 @@ const (
 const fullDuplexThreshold = 64 << 10
 
 // PoolFactory builds the connection pool a slave uses. dial opens one ready
-// connection; size is Config.PoolSize.
+// connection; size is Config.PoolSize. poolimpl.MutexFactory and
+// poolimpl.PuddleFactory make one, and PoolByName and PoolFromConfig pick
+// one by name or from JSON.
 type PoolFactory func(dial conn.DialFunc, size int) (conn.Pool, error)
 
 // Config tunes a Slave. Address is required; every other zero field takes
@@ -52,7 +54,12 @@ type Config struct {
 	// PoolSize is the most connections open to the master at once; callers
 	// beyond it wait. 0 means DefaultPoolSize.
 	PoolSize int
-	// Pool builds the connection pool; nil means poolimpl.NewMutex.
+	// Pool builds the connection pool; nil means the builtin
+	// poolimpl.Mutex with default options. Swapping it is one line:
+	//
+	//	Pool: poolimpl.PuddleFactory(poolimpl.Options{}),
+	//
+	// or see PoolByName and PoolFromConfig to pick one from a config.
 	Pool PoolFactory
 	// MaxRequestSize refuses bigger requests before sending anything.
 	// 0 means DefaultMaxRequestSize, matching the master's default.
@@ -63,14 +70,20 @@ type Config struct {
 	MaxResponseSize int64
 	// Conn sets the per-connection buffer sizes.
 	Conn conn.Config
+	// Middleware wraps every call, in order: the first is outermost. A
+	// slave without middleware pays nothing for it.
+	Middleware []CallMiddleware
 }
 
 // Slave calls methods on one master over a pool of persistent
 // connections. Its methods are safe for concurrent use.
 type Slave struct {
-	cfg    Config
-	pool   conn.Pool
-	closed atomic.Bool
+	cfg      Config
+	pool     conn.Pool
+	gate     dialGate
+	closed   atomic.Bool
+	invoke   Invoker // the middleware chain; nil without middleware
+	cleanups []any   // modules loaded by FromJSON
 }
 
 // New returns a slave for cfg.Address. It does not connect: connections are
@@ -106,9 +119,7 @@ func New(cfg Config) (*Slave, error) {
 	cfg.MaxRequestSize = limit(cfg.MaxRequestSize, DefaultMaxRequestSize)
 	cfg.MaxResponseSize = limit(cfg.MaxResponseSize, DefaultMaxResponseSize)
 	if cfg.Pool == nil {
-		cfg.Pool = func(dial conn.DialFunc, size int) (conn.Pool, error) {
-			return poolimpl.NewMutex(poolimpl.MutexConfig{Dial: dial, MaxSize: size})
-		}
+		cfg.Pool = poolimpl.MutexFactory(poolimpl.Options{})
 	}
 	s := &Slave{cfg: cfg}
 	pool, err := cfg.Pool(s.dial, cfg.PoolSize)
@@ -116,6 +127,7 @@ func New(cfg Config) (*Slave, error) {
 		return nil, fmt.Errorf("fastrpc: building the connection pool: %w", err)
 	}
 	s.pool = pool
+	s.buildChain()
 	return s, nil
 }
 
@@ -132,10 +144,22 @@ func Dial(ctx context.Context, cfg Config) (*Slave, error) {
 	return s, nil
 }
 
+// dial is the pool's DialFunc. Every dial passes the slave's dial gate:
+// after a failure, dials within a growing backoff window fail at once with
+// ErrDialBackoff, and one dial at a time probes whether the master is
+// back (see dialGate).
 func (s *Slave) dial(ctx context.Context) (*conn.Conn, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
-	defer cancel()
-	return conn.Dial(ctx, s.cfg.Dialer, s.cfg.Network, s.cfg.Address, s.cfg.Conn)
+	probe, err := s.gate.enter(s.cfg.Address)
+	if err != nil {
+		return nil, err
+	}
+	dctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
+	c, err := conn.Dial(dctx, s.cfg.Dialer, s.cfg.Network, s.cfg.Address, s.cfg.Conn)
+	cancel()
+	// A dial cut short by the caller's own context says nothing about the
+	// master.
+	s.gate.done(probe, err, err != nil && ctx.Err() == nil)
+	return c, err
 }
 
 // Warm opens connections until the pool holds PoolSize of them, so the
@@ -160,8 +184,10 @@ func (s *Slave) Warm(ctx context.Context) error {
 // Close closes every connection; calls in flight finish first, and later
 // calls return ErrClosed.
 func (s *Slave) Close() error {
-	s.closed.Store(true)
-	return s.pool.Close()
+	if s.closed.Swap(true) {
+		return nil
+	}
+	return errors.Join(s.pool.Close(), s.cleanup())
 }
 
 // PoolStats reports the connection pool's state.
@@ -184,6 +210,11 @@ func (s *Slave) Call(ctx context.Context, method string, req []byte) ([]byte, er
 // CallAppend is Call appending the response to dst, so a caller that
 // reuses its buffer (dst[:0]) makes calls without allocating.
 func (s *Slave) CallAppend(ctx context.Context, method string, req []byte, dst []byte) ([]byte, error) {
+	if s.invoke != nil {
+		cl := &call{method: method, req: req, reqLen: uint64(len(req)), dst: dst, dstStart: len(dst)}
+		err := s.invokeWithMiddleware(ctx, cl)
+		return cl.dst, err
+	}
 	cl := call{method: method, req: req, reqLen: uint64(len(req)), dst: dst}
 	err := s.roundTrip(ctx, &cl)
 	return cl.dst, err
@@ -199,6 +230,11 @@ func (s *Slave) CallStream(ctx context.Context, method string, body io.Reader, s
 	}
 	if body == nil {
 		body = eofReader{}
+	}
+	if s.invoke != nil {
+		cl := &call{method: method, body: body, reqLen: uint64(size), w: w}
+		err := s.invokeWithMiddleware(ctx, cl)
+		return cl.got, err
 	}
 	cl := call{method: method, body: body, reqLen: uint64(size), w: w}
 	err := s.roundTrip(ctx, &cl)
@@ -230,14 +266,15 @@ func (s *Slave) GetMasterCapabilities() ([]frame.Capability, error) {
 // call is one round trip: the request is req, or reqLen bytes from body;
 // the response is appended to dst, or copied to w.
 type call struct {
-	method string
-	req    []byte
-	body   io.Reader
-	reqLen uint64
-	dst    []byte
-	w      io.Writer
-	got    int64 // bytes copied to w
-	broken bool  // the request was not sent whole: c must not be reused
+	method   string
+	req      []byte
+	body     io.Reader
+	reqLen   uint64
+	dst      []byte
+	w        io.Writer
+	got      int64 // bytes copied to w
+	dstStart int   // len(dst) before the response
+	broken   bool  // the request was not sent whole: c must not be reused
 }
 
 var pastTime = time.Unix(1, 0)
@@ -317,22 +354,11 @@ func (s *Slave) roundTrip(ctx context.Context, cl *call) error {
 	return fmt.Errorf("fastrpc: call %q: %w", cl.method, err)
 }
 
-// acquire takes a connection from the pool, dropping any that went stale
-// while idle (master restarted, idle timeout, shutdown notice).
+// acquire takes a connection from the pool. The pool drops idle
+// connections that went stale (master restarted, idle timeout, shutdown
+// notice) before handing them out; see conn.Pool.
 func (s *Slave) acquire(ctx context.Context) (*conn.Conn, error) {
-	for tries := 0; ; tries++ {
-		c, err := s.pool.Acquire(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if !c.Stale() {
-			return c, nil
-		}
-		s.pool.Destroy(c)
-		if tries > s.cfg.PoolSize {
-			return nil, fmt.Errorf("%w: every connection was closed by the master", ErrConnection)
-		}
-	}
+	return s.pool.Acquire(ctx)
 }
 
 // exchange sends the request and reads the response on c. A *RemoteError
