@@ -1,10 +1,8 @@
 package master
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/AmanTrance/FastRpc/conn"
@@ -47,16 +45,12 @@ type MiddlewareModule interface {
 // down. Register methods on the result, then call Run.
 func FromJSON(ctx context.Context, data []byte) (*Master, error) {
 	var jc JSONConfig
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&jc); err != nil {
+	if err := module.DecodeStrict(data, &jc); err != nil {
 		return nil, fmt.Errorf("fastrpc: master config: %w", err)
 	}
-	var loaded []any
+	var loaded module.Loaded
 	fail := func(err error) (*Master, error) {
-		for _, m := range loaded {
-			_ = module.Cleanup(m)
-		}
+		_ = loaded.Cleanup()
 		return nil, err
 	}
 	cfg := Config{
@@ -72,7 +66,7 @@ func FromJSON(ctx context.Context, data []byte) (*Master, error) {
 		if err != nil {
 			return fail(fmt.Errorf("fastrpc: master config: listeners[%d]: %w", i, err))
 		}
-		loaded = append(loaded, l)
+		loaded.Add(l)
 		cfg.Listeners = append(cfg.Listeners, l)
 	}
 	for i, raw := range jc.Middleware {
@@ -80,21 +74,17 @@ func FromJSON(ctx context.Context, data []byte) (*Master, error) {
 		if err != nil {
 			return fail(fmt.Errorf("fastrpc: master config: middleware[%d]: %w", i, err))
 		}
-		loaded = append(loaded, mw)
+		loaded.Add(mw)
 		cfg.Middleware = append(cfg.Middleware, mw.WrapHandler)
 	}
 	m := New(cfg)
-	m.cleanups = loaded
+	m.loaded = loaded
 	return m, nil
 }
 
 // cleanup runs the loaded modules' Cleanup once.
 func (m *Master) cleanup() error {
-	var errs []error
-	m.cleanupOnce.Do(func() {
-		for _, mod := range m.cleanups {
-			errs = append(errs, module.Cleanup(mod))
-		}
-	})
-	return errors.Join(errs...)
+	var err error
+	m.cleanupOnce.Do(func() { err = m.loaded.Cleanup() })
+	return err
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/AmanTrance/FastRpc/conn"
 	"github.com/AmanTrance/FastRpc/frame"
+	"github.com/AmanTrance/FastRpc/module"
 )
 
 // Defaults for the zero Config.
@@ -157,7 +158,7 @@ type Master struct {
 	firstAddr    net.Addr
 	addrReady    chan struct{}
 	addrOnce     sync.Once
-	cleanups     []any // modules loaded by FromJSON
+	loaded       module.Loaded // modules loaded by FromJSON
 	cleanupOnce  sync.Once
 }
 

@@ -3,16 +3,10 @@ package middleware_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"math/big"
 	"net"
 	"strings"
 	"sync"
@@ -23,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/AmanTrance/FastRpc/frame"
+	"github.com/AmanTrance/FastRpc/internal/testcert"
 	"github.com/AmanTrance/FastRpc/master"
 	"github.com/AmanTrance/FastRpc/middleware"
 	"github.com/AmanTrance/FastRpc/slave"
@@ -194,60 +189,13 @@ func TestMetrics(t *testing.T) {
 	assert.Equal(t, uint64(1), stats["panic"].Errors, "the master's own panic recovery is counted as an error")
 }
 
-// pki is a CA with certificates for a server and named clients, made for
-// the test.
-type pki struct {
-	ca     *x509.Certificate
-	caKey  *ecdsa.PrivateKey
-	pool   *x509.CertPool
-	serial int64
-}
-
-func newPKI(t *testing.T) *pki {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	ca, err := x509.ParseCertificate(der)
-	require.NoError(t, err)
-	pool := x509.NewCertPool()
-	pool.AddCert(ca)
-	return &pki{ca: ca, caKey: key, pool: pool, serial: 1}
-}
-
-func (p *pki) cert(t *testing.T, cn string, server bool) tls.Certificate {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	p.serial++
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(p.serial), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature,
-	}
-	if server {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
-	} else {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-		tmpl.DNSNames = []string{cn + ".clients.test"}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, &key.PublicKey, p.caKey)
-	require.NoError(t, err)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
-
 func TestAuthorizeMutualTLS(t *testing.T) {
-	p := newPKI(t)
+	ca := testcert.NewCA(t, "test CA")
 	inner, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	ln := tls.NewListener(inner, &tls.Config{
-		Certificates: []tls.Certificate{p.cert(t, "master", true)},
-		ClientAuth:   tls.VerifyClientCertIfGiven, ClientCAs: p.pool, MinVersion: tls.VersionTLS12,
+		Certificates: []tls.Certificate{ca.Issue(t, testcert.Leaf{}).TLS},
+		ClientAuth:   tls.VerifyClientCertIfGiven, ClientCAs: ca.Pool(), MinVersion: tls.VersionTLS12,
 	})
 	auth := &middleware.Authorize{
 		Allow:              map[string][]string{"echo": {"alice", "carol.clients.test"}, "*": {"admin"}},
@@ -256,9 +204,10 @@ func TestAuthorizeMutualTLS(t *testing.T) {
 	require.NoError(t, auth.Validate())
 	serve(t, ln, auth.WrapHandler)
 	dialAs := func(cn string) *slave.Slave {
-		cfg := &tls.Config{RootCAs: p.pool, MinVersion: tls.VersionTLS12}
+		cfg := &tls.Config{RootCAs: ca.Pool(), MinVersion: tls.VersionTLS12}
 		if cn != "" {
-			cfg.Certificates = []tls.Certificate{p.cert(t, cn, false)}
+			leaf := testcert.Leaf{CommonName: cn, DNSNames: []string{cn + ".clients.test"}}
+			cfg.Certificates = []tls.Certificate{ca.Issue(t, leaf).TLS}
 		}
 		return dial(t, inner.Addr().String(), &tls.Dialer{Config: cfg})
 	}

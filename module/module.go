@@ -270,3 +270,37 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 func (d Duration) MarshalJSON() ([]byte, error) {
 	return json.Marshal(time.Duration(d).String())
 }
+
+// DecodeStrict decodes a JSON document into v, refusing unknown fields and
+// trailing data, for configs that name modules.
+func DecodeStrict(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("trailing data after the JSON document")
+	}
+	return nil
+}
+
+// Loaded collects the modules built for one owner (a master, a slave) so
+// they are cleaned up together: on a failed load, or when the owner closes.
+// The zero value is ready to use; it is not safe for concurrent use.
+type Loaded struct {
+	mods []any
+}
+
+// Add records m.
+func (l *Loaded) Add(m any) { l.mods = append(l.mods, m) }
+
+// Cleanup runs Cleanup on every recorded module that has one, once.
+func (l *Loaded) Cleanup() error {
+	var errs []error
+	for _, m := range l.mods {
+		errs = append(errs, Cleanup(m))
+	}
+	l.mods = nil
+	return errors.Join(errs...)
+}

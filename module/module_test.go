@@ -169,3 +169,26 @@ func TestDuration(t *testing.T) {
 	require.ErrorContains(t, json.Unmarshal([]byte(`{"a":"soon"}`), &v), `"soon"`)
 	require.Error(t, json.Unmarshal([]byte(`{"a":true}`), &v))
 }
+
+func TestDecodeStrictAndLoaded(t *testing.T) {
+	var v struct {
+		A int `json:"a"`
+	}
+	require.NoError(t, module.DecodeStrict([]byte(`{"a": 1}`), &v))
+	assert.Equal(t, 1, v.A)
+	require.ErrorContains(t, module.DecodeStrict([]byte(`{"b": 1}`), &v), `"b"`)
+	require.ErrorContains(t, module.DecodeStrict([]byte(`{"a": 1} {"a": 2}`), &v), "trailing")
+
+	var l module.Loaded
+	w1, err := module.New(context.Background(), "testns", "widget")
+	require.NoError(t, err)
+	w2, err := module.New(context.Background(), "testns", "widget")
+	require.NoError(t, err)
+	l.Add(w1)
+	l.Add(plain{})
+	l.Add(w2)
+	require.NoError(t, l.Cleanup())
+	assert.True(t, *w1.(*widget).cleaned)
+	assert.True(t, *w2.(*widget).cleaned)
+	require.NoError(t, l.Cleanup(), "a second Cleanup has nothing left to do")
+}

@@ -1,10 +1,8 @@
 package slave
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/AmanTrance/FastRpc/conn"
@@ -44,16 +42,12 @@ type JSONConfig struct {
 // a Cleanup are cleaned up when the slave is closed.
 func FromJSON(ctx context.Context, data []byte) (*Slave, error) {
 	var jc JSONConfig
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&jc); err != nil {
+	if err := module.DecodeStrict(data, &jc); err != nil {
 		return nil, fmt.Errorf("fastrpc: slave config: %w", err)
 	}
-	var loaded []any
+	var loaded module.Loaded
 	fail := func(err error) (*Slave, error) {
-		for _, m := range loaded {
-			_ = module.Cleanup(m)
-		}
+		_ = loaded.Cleanup()
 		return nil, err
 	}
 	cfg := Config{
@@ -70,7 +64,7 @@ func FromJSON(ctx context.Context, data []byte) (*Slave, error) {
 		if err != nil {
 			return fail(fmt.Errorf("fastrpc: slave config: dialer: %w", err))
 		}
-		loaded = append(loaded, d)
+		loaded.Add(d)
 		cfg.Dialer = d
 	}
 	if len(jc.Pool) > 0 {
@@ -85,23 +79,13 @@ func FromJSON(ctx context.Context, data []byte) (*Slave, error) {
 		if err != nil {
 			return fail(fmt.Errorf("fastrpc: slave config: middleware[%d]: %w", i, err))
 		}
-		loaded = append(loaded, mw)
+		loaded.Add(mw)
 		cfg.Middleware = append(cfg.Middleware, mw.WrapCall)
 	}
 	s, err := New(cfg)
 	if err != nil {
 		return fail(fmt.Errorf("fastrpc: slave config: %w", err))
 	}
-	s.cleanups = loaded
+	s.loaded = loaded
 	return s, nil
-}
-
-// cleanup runs the loaded modules' Cleanup.
-func (s *Slave) cleanup() error {
-	var errs []error
-	for _, m := range s.cleanups {
-		errs = append(errs, module.Cleanup(m))
-	}
-	s.cleanups = nil
-	return errors.Join(errs...)
 }

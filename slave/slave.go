@@ -12,6 +12,7 @@ import (
 
 	"github.com/AmanTrance/FastRpc/conn"
 	"github.com/AmanTrance/FastRpc/frame"
+	"github.com/AmanTrance/FastRpc/module"
 	"github.com/AmanTrance/FastRpc/poolimpl"
 )
 
@@ -78,12 +79,12 @@ type Config struct {
 // Slave calls methods on one master over a pool of persistent
 // connections. Its methods are safe for concurrent use.
 type Slave struct {
-	cfg      Config
-	pool     conn.Pool
-	gate     dialGate
-	closed   atomic.Bool
-	invoke   Invoker // the middleware chain; nil without middleware
-	cleanups []any   // modules loaded by FromJSON
+	cfg    Config
+	pool   conn.Pool
+	gate   dialGate
+	closed atomic.Bool
+	invoke Invoker       // the middleware chain; nil without middleware
+	loaded module.Loaded // modules loaded by FromJSON
 }
 
 // New returns a slave for cfg.Address. It does not connect: connections are
@@ -187,7 +188,7 @@ func (s *Slave) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
-	return errors.Join(s.pool.Close(), s.cleanup())
+	return errors.Join(s.pool.Close(), s.loaded.Cleanup())
 }
 
 // PoolStats reports the connection pool's state.
