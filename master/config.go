@@ -42,7 +42,8 @@ type MiddlewareModule interface {
 // FromJSON builds a master from a JSONConfig document: its listeners (for
 // Run) and middleware are loaded as modules, provisioned and validated.
 // Modules with a Cleanup are cleaned up when the master is closed or shut
-// down. Register methods on the result, then call Run.
+// down. The master, and modules that log, use the logger ctx carries (see
+// module.ContextWithLogger). Register methods on the result, then call Run.
 func FromJSON(ctx context.Context, data []byte) (*Master, error) {
 	var jc JSONConfig
 	if err := module.DecodeStrict(data, &jc); err != nil {
@@ -59,6 +60,7 @@ func FromJSON(ctx context.Context, data []byte) (*Master, error) {
 		IdleTimeout:     jc.IdleTimeout.D(),
 		MaxConnections:  jc.MaxConnections,
 		ShutdownTimeout: jc.ShutdownTimeout.D(),
+		Logger:          module.LoggerFrom(ctx),
 		Conn:            conn.Config{ReadBufferSize: jc.ReadBufferSize, WriteBufferSize: jc.WriteBufferSize},
 	}
 	for i, raw := range jc.Listeners {

@@ -260,6 +260,7 @@ func (m *Master) Run(ctx context.Context) error {
 			for _, ln := range lns {
 				_ = ln.Close()
 			}
+			m.addrOnce.Do(func() { close(m.addrReady) }) // Addr returns nil
 			return fmt.Errorf("fastrpc: Run: listener %d: %w", i, err)
 		}
 		lns = append(lns, ln)
@@ -419,7 +420,7 @@ func (m *Master) forget(sc *serverConn) {
 // Addr returns the address of the first listener Serve was given, waiting
 // for it if Serve has not started yet; with port 0 it tells the port
 // picked. It returns nil if the master closes first or if the first
-// ListenAndServe could not listen.
+// ListenAndServe or Run could not listen.
 func (m *Master) Addr() net.Addr {
 	select {
 	case <-m.addrReady:

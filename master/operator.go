@@ -58,6 +58,7 @@ type IOOperator struct {
 	respStatus frame.Status
 	respLen    uint64
 	deadline   time.Time
+	view       opContext // what Context returns
 	ctx        context.Context
 	cancel     context.CancelFunc
 	responded  bool
@@ -102,10 +103,16 @@ func (op *IOOperator) ResponseLength() uint64 { return op.respLen }
 // Deadline returns the call's deadline, sent by the slave, if it has one.
 func (op *IOOperator) Deadline() (time.Time, bool) { return op.deadline, !op.deadline.IsZero() }
 
-// Context returns a context that is cancelled at the call's deadline and
+// Context returns the call's context: cancelled at the call's deadline and
 // when the master is closed (by Close, or by a Shutdown whose own context
-// ended). It is built on first use, so handlers that never ask pay nothing.
-func (op *IOOperator) Context() context.Context {
+// ended), and carrying the IOOperator for OperatorFrom. Like the
+// IOOperator, it is valid only until the handler returns. The cancellable
+// part is built on first use, so handlers that never wait on it pay
+// nothing.
+func (op *IOOperator) Context() context.Context { return &op.view }
+
+// inner is the context behind Context, built on first use.
+func (op *IOOperator) inner() context.Context {
 	if op.ctx == nil {
 		if op.deadline.IsZero() {
 			op.ctx = op.sc.m.ctx
@@ -114,6 +121,36 @@ func (op *IOOperator) Context() context.Context {
 		}
 	}
 	return op.ctx
+}
+
+// opContext is the context a call's Context returns: the master's context
+// (with the call's deadline) plus the IOOperator as a value. It lives in the
+// IOOperator, so handing it out allocates nothing.
+type opContext struct{ op *IOOperator }
+
+type operatorKey struct{}
+
+func (c *opContext) Deadline() (time.Time, bool) { return c.op.Deadline() }
+func (c *opContext) Done() <-chan struct{}       { return c.op.inner().Done() }
+func (c *opContext) Err() error                  { return c.op.inner().Err() }
+
+// Value returns the IOOperator for OperatorFrom and defers every other key
+// to the inner context (which also lets the context package see through to
+// it, instead of starting a goroutine for derived contexts).
+func (c *opContext) Value(key any) any {
+	if key == (operatorKey{}) {
+		return c.op
+	}
+	return c.op.inner().Value(key)
+}
+
+// OperatorFrom returns the IOOperator of the call ctx belongs to (ctx being
+// its Context, or derived from it), or nil. Layers that give handlers only a
+// context, such as typed handlers, use it to reach the call: its remote
+// address, its connection and TLS identity.
+func OperatorFrom(ctx context.Context) *IOOperator {
+	op, _ := ctx.Value(operatorKey{}).(*IOOperator)
+	return op
 }
 
 // ReadDataLeft returns how many request bytes have not been read yet.

@@ -69,6 +69,7 @@ func (sc *serverConn) serve() {
 	}
 	sc.op.sc = sc
 	sc.op.c = c
+	sc.op.view.op = &sc.op
 	sc.op.remote = c.RemoteAddr()
 
 	for {

@@ -4,11 +4,13 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 
 	"github.com/AmanTrance/FastRpc/frame"
 	"github.com/AmanTrance/FastRpc/master"
 	"github.com/AmanTrance/FastRpc/module"
+	"github.com/AmanTrance/FastRpc/transport"
 )
 
 // Authorize lets a call through only when the caller presented a TLS
@@ -56,38 +58,58 @@ func (a *Authorize) WrapHandler(next master.HandlerFunc) master.HandlerFunc {
 		}
 		ids, err := PeerIdentities(op)
 		if err != nil {
-			return fmt.Errorf("%w: %v", master.ErrPermissionDenied, err)
+			return denied(err.Error())
 		}
 		for _, id := range ids {
 			if slices.Contains(allowed, id) {
 				return next(op)
 			}
 		}
-		return fmt.Errorf("%w: %v may not call %q", master.ErrPermissionDenied, ids, op.Method())
+		return denied(fmt.Sprintf("%v may not call %q", ids, op.Method()))
 	}
 }
+
+// denied is a refusal: it matches master.ErrPermissionDenied, and its
+// message is only the reason (the status already says "permission denied").
+type denied string
+
+func (d denied) Error() string        { return string(d) }
+func (d denied) Is(target error) bool { return target == master.ErrPermissionDenied }
 
 // PeerIdentities returns the identities in the caller's verified TLS client
 // certificate: subject common name, DNS names and URIs. It fails when the
 // call did not come over TLS or the master did not verify a client
 // certificate.
 func PeerIdentities(op *master.IOOperator) ([]string, error) {
-	tc, ok := op.NetConn().(interface{ ConnectionState() tls.ConnectionState })
-	if !ok {
+	if _, ok := unwrapTLS(op.NetConn()); !ok {
 		return nil, errors.New("the call did not come over TLS")
 	}
-	st := tc.ConnectionState()
-	if len(st.VerifiedChains) == 0 || len(st.VerifiedChains[0]) == 0 {
+	id, ok := transport.PeerIdentity(op.NetConn())
+	if !ok {
 		return nil, errors.New("no verified client certificate")
 	}
-	leaf := st.VerifiedChains[0][0]
 	var ids []string
-	if leaf.Subject.CommonName != "" {
-		ids = append(ids, leaf.Subject.CommonName)
+	if id.CommonName != "" {
+		ids = append(ids, id.CommonName)
 	}
-	ids = append(ids, leaf.DNSNames...)
-	for _, u := range leaf.URIs {
+	ids = append(ids, id.DNSNames...)
+	for _, u := range id.URIs {
 		ids = append(ids, u.String())
 	}
 	return ids, nil
+}
+
+// unwrapTLS finds a *tls.Conn under NetConn wrappers.
+func unwrapTLS(nc net.Conn) (*tls.Conn, bool) {
+	for range 4 {
+		if tc, ok := nc.(*tls.Conn); ok {
+			return tc, true
+		}
+		w, ok := nc.(interface{ NetConn() net.Conn })
+		if !ok {
+			return nil, false
+		}
+		nc = w.NetConn()
+	}
+	return nil, false
 }

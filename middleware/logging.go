@@ -22,7 +22,8 @@ func init() {
 // Logging writes one record per call. Successful calls log at Level
 // (default info), failed ones at warn.
 type Logging struct {
-	// Logger receives the records; nil means slog.Default().
+	// Logger receives the records; nil means the logger of the context
+	// the module is loaded with (module.ContextWithLogger), or slog.Default().
 	Logger *slog.Logger `json:"-"`
 	// Level is "debug", "info" (default), "warn" or "error".
 	Level string `json:"level,omitempty"`
@@ -36,9 +37,9 @@ func (Logging) FastRpcModule() module.Info {
 }
 
 // Provision fills the defaults and checks the level.
-func (l *Logging) Provision(context.Context) error {
+func (l *Logging) Provision(ctx context.Context) error {
 	if l.Logger == nil {
-		l.Logger = slog.Default()
+		l.Logger = cmpLogger(module.LoggerFrom(ctx), slog.Default())
 	}
 	if err := l.level.UnmarshalText([]byte(cmpOr(l.Level, "info"))); err != nil {
 		return fmt.Errorf("level %q: use debug, info, warn or error", l.Level)
@@ -99,4 +100,11 @@ func cmpOr(s, def string) string {
 		return def
 	}
 	return strings.ToLower(s)
+}
+
+func cmpLogger(a, b *slog.Logger) *slog.Logger {
+	if a != nil {
+		return a
+	}
+	return b
 }

@@ -22,9 +22,12 @@ type MetricsSink interface {
 
 // Metrics reports every call to a MetricsSink.
 type Metrics struct {
-	// Sink receives the observations; nil means DefaultCounters, which is
-	// also where a JSON-configured "middleware.metrics" reports.
+	// Sink receives the observations; nil means the Counters named Name.
 	Sink MetricsSink `json:"-"`
+	// Name picks the Counters (NamedCounters) a JSON-configured module
+	// reports to, so that, say, a master and a slave in one process keep
+	// apart; "" means DefaultCounters.
+	Name string `json:"name,omitempty"`
 }
 
 // FastRpcModule implements module.Module.
@@ -35,7 +38,7 @@ func (Metrics) FastRpcModule() module.Info {
 // Provision fills the defaults.
 func (m *Metrics) Provision(context.Context) error {
 	if m.Sink == nil {
-		m.Sink = DefaultCounters
+		m.Sink = NamedCounters(m.Name)
 	}
 	return nil
 }
@@ -63,8 +66,27 @@ func (m *Metrics) WrapHandler(next master.HandlerFunc) master.HandlerFunc {
 	}
 }
 
-// DefaultCounters is the sink of Metrics modules given none.
+// DefaultCounters is the sink of Metrics modules given neither a Sink nor
+// a Name.
 var DefaultCounters = NewCounters()
+
+var (
+	namedMu sync.Mutex
+	named   = map[string]*Counters{"": DefaultCounters}
+)
+
+// NamedCounters returns the process-wide Counters called name, making it on
+// first use; "" is DefaultCounters.
+func NamedCounters(name string) *Counters {
+	namedMu.Lock()
+	defer namedMu.Unlock()
+	c := named[name]
+	if c == nil {
+		c = NewCounters()
+		named[name] = c
+	}
+	return c
+}
 
 // LatencyBuckets are the upper bounds of Counters' histogram buckets; a
 // last, unbounded bucket follows them.

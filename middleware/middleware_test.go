@@ -20,6 +20,7 @@ import (
 	"github.com/AmanTrance/FastRpc/internal/testcert"
 	"github.com/AmanTrance/FastRpc/master"
 	"github.com/AmanTrance/FastRpc/middleware"
+	"github.com/AmanTrance/FastRpc/module"
 	"github.com/AmanTrance/FastRpc/slave"
 )
 
@@ -221,7 +222,9 @@ func TestAuthorizeMutualTLS(t *testing.T) {
 
 	_, err = bob.CallForBuffer("echo", []byte("hi"))
 	require.ErrorIs(t, err, slave.ErrPermissionDenied)
-	require.ErrorContains(t, err, "bob")
+	var re *slave.RemoteError
+	require.ErrorAs(t, err, &re)
+	require.Equal(t, `[bob bob.clients.test] may not call "echo"`, re.Message, "the reason only: the status says the rest")
 	_, err = alice.CallForBuffer("fail", nil)
 	require.ErrorIs(t, err, slave.ErrPermissionDenied, "methods not listed fall back to *")
 	_, err = admin.CallForBuffer("fail", nil)
@@ -272,4 +275,21 @@ func TestStatusOfIsWhatTheCallerGets(t *testing.T) {
 		require.True(t, ok)
 		require.Equal(t, want, v)
 	}
+}
+
+func TestNamedCountersAndContextLogger(t *testing.T) {
+	require.Same(t, middleware.DefaultCounters, middleware.NamedCounters(""))
+	a := middleware.NamedCounters("a")
+	require.Same(t, a, middleware.NamedCounters("a"))
+	require.NotSame(t, a, middleware.NamedCounters("b"))
+
+	var buf syncBuffer
+	logger := slog.New(slog.NewJSONHandler(&buf, nil))
+	ctx := module.ContextWithLogger(context.Background(), logger)
+	mod, err := module.Load(ctx, "middleware", json.RawMessage(`{"module": "metrics", "name": "a"}`))
+	require.NoError(t, err)
+	require.Same(t, a, mod.(*middleware.Metrics).Sink)
+	rec, err := module.Load(ctx, "middleware", json.RawMessage(`{"module": "recover"}`))
+	require.NoError(t, err)
+	require.Same(t, logger, rec.(*middleware.Recover).Logger, "modules log where the loading context says")
 }

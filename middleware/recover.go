@@ -16,7 +16,9 @@ import (
 // stack go to Logger. (The master recovers panics by itself too; Recover
 // is for seeing them in the middleware chain and in your own log.)
 type Recover struct {
-	// Logger receives the panic and its stack; nil means slog.Default().
+	// Logger receives the panic and its stack; nil means the logger of the
+	// context the module is loaded with (module.ContextWithLogger), or
+	// slog.Default().
 	Logger *slog.Logger `json:"-"`
 }
 
@@ -26,9 +28,9 @@ func (Recover) FastRpcModule() module.Info {
 }
 
 // Provision fills the defaults.
-func (r *Recover) Provision(context.Context) error {
+func (r *Recover) Provision(ctx context.Context) error {
 	if r.Logger == nil {
-		r.Logger = slog.Default()
+		r.Logger = cmpLogger(module.LoggerFrom(ctx), slog.Default())
 	}
 	return nil
 }

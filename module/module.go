@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
@@ -303,4 +304,19 @@ func (l *Loaded) Cleanup() error {
 	}
 	l.mods = nil
 	return errors.Join(errs...)
+}
+
+type loggerKey struct{}
+
+// ContextWithLogger returns ctx carrying logger for the modules loaded with
+// it (their Provision reads it with LoggerFrom) and for what FromJSON
+// builds, so a program configured from JSON still logs where it wants.
+func ContextWithLogger(ctx context.Context, logger *slog.Logger) context.Context {
+	return context.WithValue(ctx, loggerKey{}, logger)
+}
+
+// LoggerFrom returns the logger ctx carries, or nil.
+func LoggerFrom(ctx context.Context) *slog.Logger {
+	l, _ := ctx.Value(loggerKey{}).(*slog.Logger)
+	return l
 }
