@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/AmanTrance/FastRpc/frame"
@@ -22,6 +23,13 @@ type Config struct {
 	// 0 means DefaultBufferSize. Values below 64 are raised to 64 so a
 	// header always fits.
 	ReadBufferSize, WriteBufferSize int
+	// ProbeAfter, when positive, is how long after reading a response
+	// Stale trusts the connection without peeking at its socket: it saves
+	// a system call per call on busy connections (a few percent of a small
+	// call), at the price that a master dying within that window after its
+	// last answer is found by the next call failing instead of by the peek.
+	// 0 (the default) always peeks; 1ms is a reasonable value to opt in.
+	ProbeAfter time.Duration
 }
 
 func bufSize(n int) int {
@@ -40,6 +48,13 @@ type Conn struct {
 	scratch [frame.RequestHeaderSize]byte
 	created time.Time
 	probe   prober
+	// lastResponse is when the last response header was read, in monoNow
+	// time; 0 before the first.
+	lastResponse time.Duration
+	probeAfter   time.Duration
+	// callDeadline is what SetCallDeadline last set.
+	callDeadline    time.Time
+	callDeadlineSet bool
 	// poolData belongs to the pool holding the Conn; see SetPoolData.
 	poolData any
 }
@@ -53,6 +68,7 @@ func New(nc net.Conn, cfg Config) *Conn {
 		bw:      bufio.NewWriterSize(nc, bufSize(cfg.WriteBufferSize)),
 		created: time.Now(),
 	}
+	c.probeAfter = max(cfg.ProbeAfter, 0)
 	c.probe.init(nc)
 	return c
 }
@@ -94,6 +110,20 @@ func (c *Conn) CloseWrite() error {
 // connection; a zero time removes them. It may be called concurrently with
 // a blocked read or write, which then fails.
 func (c *Conn) SetDeadline(t time.Time) error { return c.nc.SetDeadline(t) }
+
+// SetCallDeadline is SetDeadline for the goroutine that owns c, skipping
+// the runtime's timer update when t is the deadline it last set (most calls
+// have none, one after another). Only the owner may call it, and a Conn
+// whose deadlines were set any other way since must not use it again: the
+// slave drops connections whose calls were interrupted, so its cache never
+// goes stale.
+func (c *Conn) SetCallDeadline(t time.Time) error {
+	if t.Equal(c.callDeadline) && c.callDeadlineSet {
+		return nil
+	}
+	c.callDeadline, c.callDeadlineSet = t, true
+	return c.nc.SetDeadline(t)
+}
 
 // SetReadDeadline sets the read deadline; see SetDeadline.
 func (c *Conn) SetReadDeadline(t time.Time) error { return c.nc.SetReadDeadline(t) }
@@ -168,6 +198,7 @@ func (c *Conn) ReadResponseHeader() (frame.ResponseHeader, error) {
 	}
 	h, err := frame.ParseResponseHeader(b)
 	_, _ = c.br.Discard(frame.ResponseHeaderSize)
+	c.lastResponse = monoNow()
 	return h, err
 }
 
@@ -231,19 +262,48 @@ func (c *Conn) Discard(n uint64) error {
 
 // CopyTo copies exactly n payload bytes to w through the read buffer, so
 // memory stays bounded whatever n is. It returns how many bytes w accepted.
+// Every slice handed to w has already been consumed from the connection,
+// whatever w then does with it (fails, accepts part, or panics).
+//
+// Once the read buffer is empty, a payload larger than it is read straight
+// from the connection into a pooled chunk of streamChunk bytes, so each
+// read system call moves up to a chunk instead of one buffer's worth.
 func (c *Conn) CopyTo(w io.Writer, n uint64) (int64, error) {
 	var done int64
+	var chunk *[streamChunk]byte
+	defer func() {
+		if chunk != nil {
+			streamChunks.Put(chunk)
+		}
+	}()
 	for n > 0 {
-		if c.br.Buffered() == 0 {
-			if _, err := c.br.Peek(1); err != nil {
+		var b []byte
+		if c.br.Buffered() == 0 && n >= uint64(c.br.Size()) && c.br.Size() < streamChunk {
+			if chunk == nil {
+				chunk = streamChunks.Get().(*[streamChunk]byte)
+			}
+			// An empty bufio.Reader reads a large p straight from the conn.
+			k, err := c.br.Read(chunk[:min(n, streamChunk)])
+			if k == 0 {
+				if err == nil {
+					err = io.ErrNoProgress
+				}
 				return done, eofIsUnexpected(err, 1)
 			}
+			b = chunk[:k]
+		} else {
+			if c.br.Buffered() == 0 {
+				if _, err := c.br.Peek(1); err != nil {
+					return done, eofIsUnexpected(err, 1)
+				}
+			}
+			b, _ = c.br.Peek(int(min(uint64(c.br.Buffered()), n)))
+			// b stays valid until the next read from br.
+			_, _ = c.br.Discard(len(b))
 		}
-		b, _ := c.br.Peek(int(min(uint64(c.br.Buffered()), n)))
+		n -= uint64(len(b))
 		k, err := w.Write(b)
 		done += int64(k)
-		n -= uint64(k)
-		_, _ = c.br.Discard(k)
 		if err != nil {
 			return done, err
 		}
@@ -256,11 +316,45 @@ func (c *Conn) CopyTo(w io.Writer, n uint64) (int64, error) {
 
 // CopyFrom copies exactly n bytes from r into the connection through the
 // write buffer, reading at most chunk bytes at a time (chunk <= 0 means the
-// buffer's size). Memory stays bounded whatever n is. When r ends before n
-// bytes it returns io.ErrUnexpectedEOF: the frame being written is then
-// incomplete and the connection must be closed.
+// buffer's size, or streamChunk for payloads larger than the buffer).
+// Memory stays bounded whatever n is. When r ends before n bytes it returns
+// io.ErrUnexpectedEOF: the frame being written is then incomplete and the
+// connection must be closed.
+//
+// A payload larger than the write buffer is read into a pooled chunk of
+// streamChunk bytes and written from there: the buffered writer sends a
+// write that large straight to the connection, so each write system call
+// moves a chunk instead of one buffer's worth.
 func (c *Conn) CopyFrom(r io.Reader, n uint64, chunk int) (int64, error) {
 	var done int64
+	if n > uint64(c.bw.Size()) && c.bw.Size() < streamChunk && (chunk <= 0 || chunk > c.bw.Size()) {
+		bp := streamChunks.Get().(*[streamChunk]byte)
+		defer streamChunks.Put(bp)
+		size := uint64(streamChunk)
+		if chunk > 0 {
+			size = min(size, uint64(chunk))
+		}
+		for n > 0 {
+			k, rerr := r.Read(bp[:min(size, n)])
+			if k > 0 {
+				if _, err := c.bw.Write(bp[:k]); err != nil {
+					return done, err
+				}
+				done += int64(k)
+				n -= uint64(k)
+			}
+			if rerr != nil {
+				if rerr == io.EOF {
+					if n == 0 {
+						break
+					}
+					return done, io.ErrUnexpectedEOF
+				}
+				return done, rerr
+			}
+		}
+		return done, nil
+	}
 	for n > 0 {
 		if c.bw.Available() == 0 {
 			if err := c.bw.Flush(); err != nil {
@@ -295,15 +389,34 @@ func (c *Conn) CopyFrom(r io.Reader, n uint64, chunk int) (int64, error) {
 	return done, nil
 }
 
+// streamChunk is the size of the pooled chunks that CopyFrom and CopyTo
+// move payloads larger than a connection's buffers through.
+const streamChunk = 64 << 10
+
+var streamChunks = sync.Pool{New: func() any { return new([streamChunk]byte) }}
+
 // Stale reports whether an idle connection should not be used: the peer
 // closed it or reset it, or sent bytes nobody asked for (a FastRpc peer
 // never does; a stopping master's notice is such bytes). It does not block
 // and sends nothing. A TLS connection, or any wrapper with a NetConn
 // method, is probed on the socket beneath it; where no socket can be
 // reached it reports only what is already buffered.
+//
+// With Config.ProbeAfter set, a connection that read a response less than
+// that long ago is not probed: the peek is a system call, and masters close
+// connections that have been idle (idle timeout, shutdown, restart), not
+// ones that answered a moment ago.
 func (c *Conn) Stale() bool {
 	if c.br.Buffered() > 0 {
 		return true
 	}
+	if c.probeAfter > 0 && c.lastResponse != 0 && monoNow()-c.lastResponse < c.probeAfter {
+		return false
+	}
 	return c.probe.stale()
 }
+
+var epoch = time.Now()
+
+// monoNow reads the monotonic clock only: cheaper than time.Now.
+func monoNow() time.Duration { return time.Since(epoch) + 1 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"runtime"
 	"testing"
 	"testing/iotest"
@@ -268,10 +269,10 @@ func TestCopyFromChunk(t *testing.T) {
 	}{
 		{4096, 100, 100},
 		{4096, 1, 1},
-		{4096, 0, 4096},
-		{4096, -1, 4096},
-		{4096, 1 << 20, 4096}, // a chunk larger than the buffer is capped by it
-		{64, 1000, 64},
+		{4096, 0, 64 << 10},       // larger than the buffer: pooled 64 KiB chunks
+		{4096, -1, 64 << 10},      //
+		{4096, 1 << 20, 64 << 10}, // a chunk larger than the pooled one is capped by it
+		{64, 1000, 1000},
 	} {
 		var sink bytes.Buffer
 		c := conn.New(&fakeConn{w: &sink}, conn.Config{WriteBufferSize: tc.bufSize})
@@ -496,4 +497,16 @@ func TestHeaderAllocs(t *testing.T) {
 	})
 	require.NoError(t, fail)
 	assert.Zero(t, allocs)
+}
+
+func TestSetCallDeadline(t *testing.T) {
+	a, b := tcpPair(t)
+	c := conn.New(a, conn.Config{})
+	require.NoError(t, c.SetCallDeadline(time.Now().Add(-time.Second)))
+	require.ErrorIs(t, c.WaitForData(), os.ErrDeadlineExceeded)
+	require.NoError(t, c.SetCallDeadline(time.Time{}))
+	require.NoError(t, c.SetCallDeadline(time.Time{}), "the same deadline again is a no-op")
+	_, err := b.Write([]byte{1})
+	require.NoError(t, err)
+	require.NoError(t, c.WaitForData(), "the cleared deadline is really cleared")
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/AmanTrance/FastRpc/conn"
+	"github.com/AmanTrance/FastRpc/frame"
 )
 
 // eventually bounds waiting for a TCP event (FIN, RST, data) to arrive.
@@ -129,4 +130,31 @@ func TestStaleAllocs(t *testing.T) {
 	allocs = testing.AllocsPerRun(1000, func() { stale = c.Stale() })
 	assert.Zero(t, allocs, "on a closed connection too")
 	assert.True(t, stale)
+}
+
+// With ProbeAfter, a connection that just read a response is trusted
+// without a peek for that long, and probed again after it.
+func TestStaleProbeAfterWindow(t *testing.T) {
+	a, b := tcpPair(t)
+	c := conn.New(a, conn.Config{ProbeAfter: 300 * time.Millisecond})
+	var hdr [frame.ResponseHeaderSize]byte
+	frame.PutResponseHeader(hdr[:], frame.ResponseHeader{Status: frame.StatusOK})
+	_, err := b.Write(hdr[:])
+	require.NoError(t, err)
+	_, err = c.ReadResponseHeader()
+	require.NoError(t, err)
+	require.NoError(t, b.Close())
+	time.Sleep(50 * time.Millisecond) // the FIN has arrived
+	assert.False(t, c.Stale(), "within the window the socket is not peeked at")
+	require.Eventually(t, c.Stale, eventually, time.Millisecond, "after the window the peek finds the close")
+
+	// Without ProbeAfter (the default) the close is seen at once.
+	a2, b2 := tcpPair(t)
+	c2 := conn.New(a2, conn.Config{})
+	_, err = b2.Write(hdr[:])
+	require.NoError(t, err)
+	_, err = c2.ReadResponseHeader()
+	require.NoError(t, err)
+	require.NoError(t, b2.Close())
+	require.Eventually(t, c2.Stale, time.Second, time.Millisecond)
 }

@@ -205,9 +205,10 @@ func (op *IOOperator) WriteTo(w io.Writer) (int64, error) {
 	return n, err
 }
 
-// errWriter remembers whether its writer failed, and counts what its
-// writer accepted as read as soon as it returns, so that op.left stays
-// exact even if a later Write panics.
+// errWriter remembers whether its writer failed. conn.CopyTo consumes each
+// slice from the connection before handing it over, so the slice is counted
+// as read before w sees it: op.left stays exact even if w fails or panics,
+// and the master discards exactly the rest of the request.
 type errWriter struct {
 	w   io.Writer
 	op  *IOOperator
@@ -215,10 +216,8 @@ type errWriter struct {
 }
 
 func (e *errWriter) Write(p []byte) (int, error) {
+	e.op.left -= uint64(len(p))
 	n, err := e.w.Write(p)
-	if n > 0 {
-		e.op.left -= uint64(min(n, len(p)))
-	}
 	if err != nil {
 		e.err = err
 	}

@@ -313,7 +313,7 @@ func (s *Slave) roundTrip(ctx context.Context, cl *call) error {
 			return fmt.Errorf("fastrpc: call %q: %w", cl.method, context.DeadlineExceeded)
 		}
 	}
-	_ = c.SetDeadline(deadline) // zero clears a previous call's
+	_ = c.SetCallDeadline(deadline) // zero clears a previous call's
 	var stop func() bool
 	if ctx.Done() != nil {
 		// Cancellation interrupts blocked I/O; the connection is then dropped.
