@@ -326,50 +326,35 @@ func (c *Conn) CopyTo(w io.Writer, n uint64) (int64, error) {
 // write that large straight to the connection, so each write system call
 // moves a chunk instead of one buffer's worth.
 func (c *Conn) CopyFrom(r io.Reader, n uint64, chunk int) (int64, error) {
-	var done int64
+	// Large payloads go through a pooled chunk; the rest through the write
+	// buffer's own free space.
+	var big *[streamChunk]byte
 	if n > uint64(c.bw.Size()) && c.bw.Size() < streamChunk && (chunk <= 0 || chunk > c.bw.Size()) {
-		bp := streamChunks.Get().(*[streamChunk]byte)
-		defer streamChunks.Put(bp)
-		size := uint64(streamChunk)
-		if chunk > 0 {
-			size = min(size, uint64(chunk))
-		}
-		for n > 0 {
-			k, rerr := r.Read(bp[:min(size, n)])
-			if k > 0 {
-				if _, err := c.bw.Write(bp[:k]); err != nil {
+		big = streamChunks.Get().(*[streamChunk]byte)
+		defer streamChunks.Put(big)
+	}
+	var done int64
+	for n > 0 {
+		var buf []byte
+		if big != nil {
+			buf = big[:]
+		} else {
+			if c.bw.Available() == 0 {
+				if err := c.bw.Flush(); err != nil {
 					return done, err
 				}
-				done += int64(k)
-				n -= uint64(k)
 			}
-			if rerr != nil {
-				if rerr == io.EOF {
-					if n == 0 {
-						break
-					}
-					return done, io.ErrUnexpectedEOF
-				}
-				return done, rerr
-			}
+			buf = c.bw.AvailableBuffer()
+			buf = buf[:cap(buf)]
 		}
-		return done, nil
-	}
-	for n > 0 {
-		if c.bw.Available() == 0 {
-			if err := c.bw.Flush(); err != nil {
-				return done, err
-			}
-		}
-		buf := c.bw.AvailableBuffer()
-		want := min(uint64(cap(buf)), n)
+		want := min(uint64(len(buf)), n)
 		if chunk > 0 {
 			want = min(want, uint64(chunk))
 		}
-		buf = buf[:want]
-		k, rerr := r.Read(buf)
+		k, rerr := r.Read(buf[:want])
 		if k > 0 {
-			// buf is the writer's own free space: this Write only advances it.
+			// From the write buffer's free space this Write only advances it;
+			// a chunk this large goes straight to the connection.
 			if _, err := c.bw.Write(buf[:k]); err != nil {
 				return done, err
 			}
