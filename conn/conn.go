@@ -198,7 +198,9 @@ func (c *Conn) ReadResponseHeader() (frame.ResponseHeader, error) {
 	}
 	h, err := frame.ParseResponseHeader(b)
 	_, _ = c.br.Discard(frame.ResponseHeaderSize)
-	c.lastResponse = monoNow()
+	if c.probeAfter > 0 {
+		c.lastResponse = monoNow() // only the probe window needs the clock
+	}
 	return h, err
 }
 

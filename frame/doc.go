@@ -76,9 +76,10 @@
 // the code is an application-defined error code (0 when none was given;
 // meaningful with [StatusApplicationError]).
 //
-// A response with [StatusShuttingDown] may also be sent by a stopping master
-// on an idle connection, before any request: it means "this connection is
-// closing and the master processes nothing more on it". A slave that finds
+// A response with [StatusShuttingDown] may also be sent on an idle
+// connection, before any request, by a master that is stopping or that
+// closes the connection for being idle too long: it means "this connection
+// is closing and the master processes nothing more on it". A slave that finds
 // it as the answer to a request knows the request was not processed.
 //
 // # Capabilities

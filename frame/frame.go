@@ -227,8 +227,9 @@ const (
 	// StatusHandlerPanic: the handler panicked; the message is generic and
 	// the details are in the master's log.
 	StatusHandlerPanic Status = 4
-	// StatusShuttingDown: the master is stopping and did not process the
-	// request. It closes the connection after this response.
+	// StatusShuttingDown: the master did not process the request, because
+	// it is stopping or is closing this idle connection. It closes the
+	// connection after this response.
 	StatusShuttingDown Status = 5
 	// StatusDeadlineExceeded: the handler gave up because the call's
 	// deadline passed.

@@ -39,8 +39,11 @@ type Config struct {
 	// cannot hold a connection. 0 means DefaultHeaderTimeout.
 	HeaderTimeout time.Duration
 	// IdleTimeout closes a connection that carries no request for this
-	// long. Slaves notice such closed connections before reusing them.
-	// 0 means DefaultIdleTimeout.
+	// long, measured on a coarse clock: it closes within an eighth more.
+	// The master first sends the connection a StatusShuttingDown notice,
+	// so a slave that sends a request at that moment learns it was not
+	// processed; slaves also notice closed connections before reusing
+	// them. 0 means DefaultIdleTimeout.
 	IdleTimeout time.Duration
 	// MaxConnections bounds the connections served at once; beyond it a new
 	// connection gets a preface saying so and is closed.
@@ -160,6 +163,9 @@ type Master struct {
 	addrOnce     sync.Once
 	loaded       module.Loaded // modules loaded by FromJSON
 	cleanupOnce  sync.Once
+	// ticks counts the idle sweeper's ticks; sweeping says it runs.
+	ticks    atomic.Uint64
+	sweeping bool // guarded by mu
 }
 
 // New returns a master with no methods but the built-in capabilities.
@@ -405,8 +411,45 @@ func (m *Master) accept(nc net.Conn) {
 		return
 	}
 	m.connWG.Add(1)
+	if !m.sweeping && m.cfg.IdleTimeout > 0 {
+		m.sweeping = true
+		m.connWG.Add(1)
+		go m.sweep()
+	}
 	m.mu.Unlock()
 	go sc.serve()
+}
+
+// sweepTicks is how many sweeper ticks make an IdleTimeout.
+const sweepTicks = 8
+
+// sweep closes connections that stay idle for IdleTimeout. One goroutine
+// per master does it on a coarse clock, instead of each connection
+// re-arming a read deadline around every call: that costs timer updates on
+// the hot path. A connection records the tick at which it became idle; one
+// idle for sweepTicks+1 ticks has been idle for at least IdleTimeout, and
+// is closed by the time it has been idle for IdleTimeout plus an eighth
+// (and a tick's scheduling delay). It ends when the master stops.
+func (m *Master) sweep() {
+	defer m.connWG.Done()
+	t := time.NewTicker(max(m.cfg.IdleTimeout/sweepTicks, time.Microsecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-m.done:
+			return
+		case <-t.C:
+		}
+		now := m.ticks.Add(1)
+		if now <= sweepTicks {
+			continue
+		}
+		m.mu.Lock()
+		for sc := range m.conns {
+			sc.expireIfIdleSince(now - sweepTicks - 1)
+		}
+		m.mu.Unlock()
+	}
 }
 
 func (m *Master) forget(sc *serverConn) {

@@ -87,7 +87,8 @@ func (op *IOOperator) RemoteAddr() net.Addr { return op.remote }
 
 // NetConn returns the connection the call arrived on, for example a
 // *tls.Conn whose verified peer certificates identify the caller. Reading
-// from or writing to it directly breaks the protocol.
+// from or writing to it directly breaks the protocol, and so does setting
+// its deadlines: the master keeps track of the ones it set.
 func (op *IOOperator) NetConn() net.Conn { return op.c.NetConn() }
 
 // RequestLength returns the request payload's length.

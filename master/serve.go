@@ -16,11 +16,19 @@ import (
 	"github.com/AmanTrance/FastRpc/frame"
 )
 
-// Connection states, for Shutdown to tell idle connections from busy ones.
+// Connection states, in the low bits of serverConn.state. While a
+// connection is idle the rest of the word is the sweep tick at which it
+// became idle (see Master.sweep), so a claim on an idle period can only
+// succeed for that period: a connection that served a call and went idle
+// again has a different word.
 const (
-	stateBusy  int32 = iota // handshaking, reading a request or running a handler
-	stateIdle               // waiting for the first byte of the next request
-	stateWoken              // was idle, and Shutdown claimed it
+	stateBusy    uint64 = iota // handshaking, reading a request or running a handler
+	stateIdle                  // waiting for the first byte of the next request
+	stateWoken                 // was idle, and Shutdown claimed it
+	stateExpired               // was idle for IdleTimeout, and the sweeper claimed it
+
+	stateBits = 2
+	stateMask = 1<<stateBits - 1
 )
 
 // lingerTimeout bounds how long a closing connection waits for the peer to
@@ -33,13 +41,34 @@ var pastTime = time.Unix(1, 0)
 type serverConn struct {
 	m     *Master
 	c     *conn.Conn
-	state atomic.Int32
+	state atomic.Uint64
+	// armed says a deadline may be set on c. Calls without a timeout, the
+	// common case, then cost no deadline updates at all: idle connections
+	// are timed by the master's sweeper, not by a read deadline re-armed
+	// on every call. Only the connection's goroutine uses it.
+	armed bool
 	op    IOOperator // reused for every call on this connection
 }
 
 // wakeIfIdle makes an idle connection's goroutine notice a shutdown.
 func (sc *serverConn) wakeIfIdle() {
-	if sc.state.CompareAndSwap(stateIdle, stateWoken) {
+	for {
+		w := sc.state.Load()
+		if w&stateMask != stateIdle {
+			return
+		}
+		if sc.state.CompareAndSwap(w, stateWoken) {
+			_ = sc.c.SetReadDeadline(pastTime)
+			return
+		}
+	}
+}
+
+// expireIfIdleSince claims the connection for closing if it has been idle
+// since sweep tick limit or earlier.
+func (sc *serverConn) expireIfIdleSince(limit uint64) {
+	w := sc.state.Load()
+	if w&stateMask == stateIdle && w>>stateBits <= limit && sc.state.CompareAndSwap(w, stateExpired) {
 		_ = sc.c.SetReadDeadline(pastTime)
 	}
 }
@@ -52,6 +81,7 @@ func (sc *serverConn) serve() {
 
 	if m.cfg.HeaderTimeout > 0 {
 		_ = c.SetDeadline(time.Now().Add(m.cfg.HeaderTimeout))
+		sc.armed = true
 	}
 	if err := c.WritePreface(frame.HandshakeOK); err != nil {
 		// Over TLS this is where a bad certificate shows: worth a warning.
@@ -73,20 +103,19 @@ func (sc *serverConn) serve() {
 	sc.op.remote = c.RemoteAddr()
 
 	for {
-		var idle time.Time
-		if m.cfg.IdleTimeout > 0 {
-			idle = time.Now().Add(m.cfg.IdleTimeout)
+		// Deadlines are cleared before the state says idle, so a wake-up
+		// from Shutdown or the sweeper cannot be overwritten.
+		if sc.armed {
+			_ = c.SetDeadline(time.Time{})
+			sc.armed = false
 		}
-		// The idle deadline is set before the state says idle, so a wake-up
-		// from Shutdown cannot be overwritten by it.
-		_ = c.SetReadDeadline(idle)
-		sc.state.Store(stateIdle)
+		sc.state.Store(m.ticks.Load()<<stateBits | stateIdle)
 		if m.shuttingDown.Load() {
 			sc.wakeIfIdle()
 		}
 		err := c.WaitForData()
-		if !sc.state.CompareAndSwap(stateIdle, stateBusy) {
-			sc.refuseForShutdown()
+		if prev := sc.state.Swap(stateBusy); prev&stateMask != stateIdle {
+			sc.refuse(prev & stateMask)
 			return
 		}
 		if err != nil {
@@ -97,6 +126,7 @@ func (sc *serverConn) serve() {
 		}
 		if c.Buffered() < frame.RequestHeaderSize && m.cfg.HeaderTimeout > 0 {
 			_ = c.SetReadDeadline(time.Now().Add(m.cfg.HeaderTimeout))
+			sc.armed = true
 		}
 		h, err := c.ReadRequestHeader()
 		if err != nil {
@@ -109,12 +139,18 @@ func (sc *serverConn) serve() {
 	}
 }
 
-// refuseForShutdown ends a connection that Shutdown found idle. If a
-// request started arriving, it is answered with StatusShuttingDown (it was
-// not processed); otherwise the same notice goes out unasked, so a slave
-// that is about to send learns the master is going away.
-func (sc *serverConn) refuseForShutdown() {
+// refuse ends a connection that Shutdown (state stateWoken) or the idle
+// sweeper (stateExpired) claimed while it was idle. If a request started
+// arriving, it is answered with StatusShuttingDown: it was not processed.
+// Otherwise the same notice goes out unasked, so a slave that is about to
+// send on the connection learns it is going away, the way HTTP/2's GOAWAY
+// does; a slave retries such a call on another connection.
+func (sc *serverConn) refuse(state uint64) {
 	c := sc.c
+	msg := "master is shutting down; the request was not processed"
+	if state == stateExpired {
+		msg = "master closed the idle connection; the request was not processed"
+	}
 	if c.Buffered() > 0 {
 		_ = c.SetReadDeadline(time.Now().Add(max(sc.m.cfg.HeaderTimeout, lingerTimeout)))
 		if _, err := c.ReadRequestHeader(); err != nil {
@@ -122,7 +158,7 @@ func (sc *serverConn) refuseForShutdown() {
 		}
 	}
 	_ = c.SetWriteDeadline(time.Now().Add(lingerTimeout))
-	if writeStatus(c, frame.StatusShuttingDown, 0, "master is shutting down; the request was not processed") == nil {
+	if writeStatus(c, frame.StatusShuttingDown, 0, msg) == nil {
 		lingerClose(c)
 	}
 }
@@ -143,8 +179,11 @@ func (sc *serverConn) handle(h frame.RequestHeader) bool {
 	if h.Timeout > 0 {
 		deadline = time.Now().Add(h.Timeout)
 	}
-	// Replaces the idle and header deadlines with the call's own (or none).
-	_ = c.SetDeadline(deadline)
+	if !deadline.IsZero() || sc.armed {
+		// Replaces the header deadline with the call's own (or none).
+		_ = c.SetDeadline(deadline)
+		sc.armed = !deadline.IsZero()
+	}
 
 	if m.cfg.MaxRequestSize > 0 && h.Length > uint64(m.cfg.MaxRequestSize) {
 		m.cfg.Logger.Warn("fastrpc: request too large; closing", "remote", c.RemoteAddr(), "length", h.Length, "limit", m.cfg.MaxRequestSize)

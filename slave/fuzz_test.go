@@ -82,7 +82,8 @@ func response(s frame.Status, code uint32, body []byte) []byte {
 
 // FuzzSlaveResponse feeds arbitrary bytes to the slave as a master's
 // answer. The call must end (never hang), never panic, and succeed only
-// with exactly the payload a well-formed ok response carries.
+// with exactly the payload a well-formed ok response carries, or, after a
+// well-formed "not processed" answer, with what the retry got.
 func FuzzSlaveResponse(f *testing.F) {
 	f.Add(response(frame.StatusOK, 0, []byte("pong")))
 	f.Add(response(frame.StatusOK, 0, nil))
@@ -108,20 +109,38 @@ func FuzzSlaveResponse(f *testing.F) {
 			b, err := s.Call(ctx, "anything", []byte("request"))
 			got <- result{b, err}
 		}()
-		select {
-		case fm.replies <- reply:
-		case r := <-got:
-			// Failed before asking (e.g. dial trouble): fine, but not a hang.
-			if r.err == nil {
-				t.Fatal("a call succeeded without a reply")
+		// A reply saying the request was not processed makes the slave send
+		// it again on a new connection; that one is answered with retried.
+		retried := response(frame.StatusOK, 0, []byte("retried"))
+		var r result
+		sent := 0
+	feed:
+		for {
+			next := reply
+			if sent > 0 {
+				next = retried
 			}
-			return
+			select {
+			case fm.replies <- next:
+				sent++
+			case r = <-got:
+				break feed
+			}
 		}
-		r := <-got
 		if ctx.Err() != nil {
 			t.Fatalf("the call hung on reply %x: %v", reply, r.err)
 		}
+		if sent == 0 && r.err == nil {
+			t.Fatal("a call succeeded without a reply")
+		}
 		if r.err != nil {
+			return // failed before asking (e.g. dial trouble) or on the reply
+		}
+		if sent > 1 {
+			h, err := frame.ParseResponseHeader(reply)
+			if err != nil || h.Status != frame.StatusShuttingDown || !bytes.Equal(r.b, []byte("retried")) {
+				t.Fatalf("call sent %d times, returning %q, after reply %x", sent, r.b, reply)
+			}
 			return
 		}
 		h, err := frame.ParseResponseHeader(reply)

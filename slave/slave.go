@@ -292,19 +292,52 @@ func (s *Slave) roundTrip(ctx context.Context, cl *call) error {
 			cl.method, ErrRequestTooLarge, cl.reqLen, s.cfg.MaxRequestSize)
 	}
 	deadline, hasDeadline := ctx.Deadline()
-	var timeout time.Duration
-	if hasDeadline {
-		if timeout = time.Until(deadline); timeout <= 0 {
-			return fmt.Errorf("fastrpc: call %q: %w", cl.method, context.DeadlineExceeded)
-		}
+	if hasDeadline && time.Until(deadline) <= 0 {
+		return fmt.Errorf("fastrpc: call %q: %w", cl.method, context.DeadlineExceeded)
 	}
+	err := s.attempt(ctx, cl, deadline, hasDeadline)
+	// A master that closes a connection (shutting down, or idle too long)
+	// first sends a notice on it. A request that crossed that notice was
+	// not processed, and one held in memory can be sent again on another
+	// connection, as gRPC retries a refused stream. Each pooled connection
+	// may carry such a notice, hence the bound; a stream body cannot be
+	// replayed.
+	for retries := min(s.cfg.PoolSize, maxNotProcessedRetries); retries > 0 && cl.body == nil && isNotProcessed(err); retries-- {
+		if ctx.Err() != nil {
+			return err
+		}
+		err2 := s.attempt(ctx, cl, deadline, hasDeadline)
+		if errors.Is(err2, errNotSent) {
+			// The master is gone for good, most likely: report both.
+			return fmt.Errorf("%w; sending it again on a new connection failed: %w", err, err2)
+		}
+		err = err2
+	}
+	return err
+}
+
+// maxNotProcessedRetries bounds how often a call answered "not processed"
+// is sent again.
+const maxNotProcessedRetries = 16
+
+// errNotSent marks an attempt that ended before anything was sent.
+var errNotSent = errors.New("nothing was sent")
+
+func isNotProcessed(err error) bool {
+	re := asRemote(err)
+	return re != nil && re.Status == frame.StatusShuttingDown
+}
+
+// attempt makes one round trip on a pooled connection.
+func (s *Slave) attempt(ctx context.Context, cl *call, deadline time.Time, hasDeadline bool) error {
 	c, err := s.acquire(ctx)
 	if err != nil {
 		if errors.Is(err, conn.ErrPoolClosed) {
 			err = ErrClosed
 		}
-		return fmt.Errorf("fastrpc: call %q: %w", cl.method, err)
+		return fmt.Errorf("fastrpc: call %q: %w (%w)", cl.method, err, errNotSent)
 	}
+	var timeout time.Duration
 	if hasDeadline {
 		// The timeout sent is measured from the send: time spent waiting
 		// for the pool or dialling must not stretch the master's deadline.
