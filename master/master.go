@@ -39,7 +39,8 @@ type Config struct {
 	// cannot hold a connection. 0 means DefaultHeaderTimeout.
 	HeaderTimeout time.Duration
 	// IdleTimeout closes a connection that carries no request for this
-	// long, measured on a coarse clock: it closes within an eighth more.
+	// long, measured on a coarse clock: it closes within an eighth more
+	// (within 9ms for timeouts under 8ms).
 	// The master first sends the connection a StatusShuttingDown notice,
 	// so a slave that sends a request at that moment learns it was not
 	// processed; slaves also notice closed connections before reusing
@@ -420,8 +421,12 @@ func (m *Master) accept(nc net.Conn) {
 	go sc.serve()
 }
 
-// sweepTicks is how many sweeper ticks make an IdleTimeout.
-const sweepTicks = 8
+// sweepTicks is how many sweeper ticks make an IdleTimeout, and
+// minSweepPeriod keeps a tiny IdleTimeout from making the sweeper spin.
+const (
+	sweepTicks     = 8
+	minSweepPeriod = time.Millisecond
+)
 
 // sweep closes connections that stay idle for IdleTimeout. One goroutine
 // per master does it on a coarse clock, instead of each connection
@@ -432,7 +437,7 @@ const sweepTicks = 8
 // (and a tick's scheduling delay). It ends when the master stops.
 func (m *Master) sweep() {
 	defer m.connWG.Done()
-	t := time.NewTicker(max(m.cfg.IdleTimeout/sweepTicks, time.Microsecond))
+	t := time.NewTicker(max(m.cfg.IdleTimeout/sweepTicks, minSweepPeriod))
 	defer t.Stop()
 	for {
 		select {

@@ -10,7 +10,10 @@
 //
 // The pool is a conn.Pool (poolimpl.Mutex unless Config.Pool says
 // otherwise). Idle connections the master closed are found and replaced
-// before use; a call that failed mid-flight is never re-sent by the slave.
+// before use. A call that failed mid-flight is never re-sent by the slave;
+// the one exception is a call the master answered "not processed" (it was
+// shutting down, or closing the idle connection the request crossed),
+// which is sent again on another connection unless its body was a stream.
 //
 // This package speaks only the raw byte path; the wire format lives in
 // package frame.

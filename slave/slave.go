@@ -295,7 +295,11 @@ func (s *Slave) roundTrip(ctx context.Context, cl *call) error {
 	if hasDeadline && time.Until(deadline) <= 0 {
 		return fmt.Errorf("fastrpc: call %q: %w", cl.method, context.DeadlineExceeded)
 	}
-	err := s.attempt(ctx, cl, deadline, hasDeadline)
+	c, err := s.acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("fastrpc: call %q: %w", cl.method, err)
+	}
+	err = s.attempt(ctx, cl, c, deadline, hasDeadline)
 	// A master that closes a connection (shutting down, or idle too long)
 	// first sends a notice on it. A request that crossed that notice was
 	// not processed, and one held in memory can be sent again on another
@@ -306,12 +310,12 @@ func (s *Slave) roundTrip(ctx context.Context, cl *call) error {
 		if ctx.Err() != nil {
 			return err
 		}
-		err2 := s.attempt(ctx, cl, deadline, hasDeadline)
-		if errors.Is(err2, errNotSent) {
-			// The master is gone for good, most likely: report both.
-			return fmt.Errorf("%w; sending it again on a new connection failed: %w", err, err2)
+		c, aerr := s.acquire(ctx)
+		if aerr != nil {
+			// The master is most likely gone for good: report both.
+			return fmt.Errorf("%w; sending it again on a new connection failed: %w", err, aerr)
 		}
-		err = err2
+		err = s.attempt(ctx, cl, c, deadline, hasDeadline)
 	}
 	return err
 }
@@ -320,23 +324,14 @@ func (s *Slave) roundTrip(ctx context.Context, cl *call) error {
 // is sent again.
 const maxNotProcessedRetries = 16
 
-// errNotSent marks an attempt that ended before anything was sent.
-var errNotSent = errors.New("nothing was sent")
-
 func isNotProcessed(err error) bool {
 	re := asRemote(err)
 	return re != nil && re.Status == frame.StatusShuttingDown
 }
 
-// attempt makes one round trip on a pooled connection.
-func (s *Slave) attempt(ctx context.Context, cl *call, deadline time.Time, hasDeadline bool) error {
-	c, err := s.acquire(ctx)
-	if err != nil {
-		if errors.Is(err, conn.ErrPoolClosed) {
-			err = ErrClosed
-		}
-		return fmt.Errorf("fastrpc: call %q: %w (%w)", cl.method, err, errNotSent)
-	}
+// attempt makes one round trip on c, a connection from the pool, and gives
+// c back to the pool or drops it.
+func (s *Slave) attempt(ctx context.Context, cl *call, c *conn.Conn, deadline time.Time, hasDeadline bool) error {
 	var timeout time.Duration
 	if hasDeadline {
 		// The timeout sent is measured from the send: time spent waiting
@@ -353,7 +348,7 @@ func (s *Slave) attempt(ctx context.Context, cl *call, deadline time.Time, hasDe
 		stop = context.AfterFunc(ctx, func() { _ = c.SetDeadline(pastTime) })
 	}
 
-	err = s.exchange(c, frame.MethodID(cl.method), timeout, cl)
+	err := s.exchange(c, frame.MethodID(cl.method), timeout, cl)
 	// The cancellation must be stopped before c goes back to the pool. If it
 	// already fired (or is firing), c's deadline is or will be in the past,
 	// so c cannot be reused even though the exchange may have completed.
@@ -392,7 +387,11 @@ func (s *Slave) attempt(ctx context.Context, cl *call, deadline time.Time, hasDe
 // connections that went stale (master restarted, idle timeout, shutdown
 // notice) before handing them out; see conn.Pool.
 func (s *Slave) acquire(ctx context.Context) (*conn.Conn, error) {
-	return s.pool.Acquire(ctx)
+	c, err := s.pool.Acquire(ctx)
+	if errors.Is(err, conn.ErrPoolClosed) {
+		err = ErrClosed
+	}
+	return c, err
 }
 
 // exchange sends the request and reads the response on c. A *RemoteError
