@@ -384,7 +384,8 @@ var streamChunks = sync.Pool{New: func() any { return new([streamChunk]byte) }}
 
 // Stale reports whether an idle connection should not be used: the peer
 // closed it or reset it, or sent bytes nobody asked for (a FastRpc peer
-// never does; a stopping master's notice is such bytes). It does not block
+// never does; the notice a master sends before closing a connection, when
+// it stops or the connection was idle too long, is such bytes). It does not block
 // and sends nothing. A TLS connection, or any wrapper with a NetConn
 // method, is probed on the socket beneath it; where no socket can be
 // reached it reports only what is already buffered.

@@ -2,6 +2,7 @@ package master_test
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"testing"
 	"time"
@@ -85,4 +86,47 @@ func TestIdleTimeoutCountsOnlyIdleTime(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "fifteen bytes!!", string(resp))
 	require.Equal(t, dials, s.PoolStats().Dials, "a long call's connection was closed")
+}
+
+// With HeaderTimeout off, a connection holding half a request header is
+// still closed: it carries no request, so IdleTimeout bounds it.
+func TestIdleTimeoutBoundsHalfHeaderWithoutHeaderTimeout(t *testing.T) {
+	t.Parallel()
+	const idle = 150 * time.Millisecond
+	m := serveMaster(t, master.Config{HeaderTimeout: -1, IdleTimeout: idle}, map[string]master.HandlerFunc{"echo": echo})
+	nc := rawHandshake(t, m)
+	_, err := nc.Write([]byte{0x01}) // the first byte of a header, and no more
+	require.NoError(t, err)
+	start := time.Now()
+	requireEOF(t, nc)
+	require.GreaterOrEqual(t, time.Since(start), idle-5*time.Millisecond, "closed before IdleTimeout")
+}
+
+// Deadlines a handler sets through NetConn end with its call: the
+// connection then waits for the next request as long as any other, and is
+// reused.
+func TestHandlerDeadlinesDoNotOutliveTheCall(t *testing.T) {
+	t.Parallel()
+	m := serveMaster(t, master.Config{}, map[string]master.HandlerFunc{
+		"short": func(op *master.IOOperator) error {
+			if err := op.NetConn().SetDeadline(time.Now().Add(20 * time.Millisecond)); err != nil {
+				return err
+			}
+			return echo(op)
+		},
+	})
+	s := dialSlave(t, m.Addr().String(), slave.Config{PoolSize: 1})
+	// No deadline on the calls: a call deadline would have the master set
+	// (and so later clear) deadlines of its own.
+	resp, err := s.Call(context.Background(), "short", []byte("one"))
+	require.NoError(t, err)
+	require.Equal(t, "one", string(resp))
+	dials := s.PoolStats().Dials
+
+	time.Sleep(150 * time.Millisecond) // well past the handler's deadline
+
+	resp, err = s.Call(context.Background(), "short", []byte("two"))
+	require.NoError(t, err)
+	require.Equal(t, "two", string(resp))
+	require.Equal(t, dials, s.PoolStats().Dials, "the connection was closed by a deadline its handler set")
 }

@@ -39,8 +39,8 @@ type Config struct {
 	// cannot hold a connection. 0 means DefaultHeaderTimeout.
 	HeaderTimeout time.Duration
 	// IdleTimeout closes a connection that carries no request for this
-	// long, measured on a coarse clock: it closes within an eighth more
-	// (within 9ms for timeouts under 8ms).
+	// long, measured on a coarse clock: it closes within a quarter more
+	// (within 10ms for timeouts under 8ms).
 	// The master first sends the connection a StatusShuttingDown notice,
 	// so a slave that sends a request at that moment learns it was not
 	// processed; slaves also notice closed connections before reusing
@@ -431,10 +431,14 @@ const (
 // sweep closes connections that stay idle for IdleTimeout. One goroutine
 // per master does it on a coarse clock, instead of each connection
 // re-arming a read deadline around every call: that costs timer updates on
-// the hot path. A connection records the tick at which it became idle; one
-// idle for sweepTicks+1 ticks has been idle for at least IdleTimeout, and
-// is closed by the time it has been idle for IdleTimeout plus an eighth
-// (and a tick's scheduling delay). It ends when the master stops.
+// the hot path. A connection records the tick at which it became idle, and
+// is closed once the count is sweepTicks+2 past it. One tick of that is the
+// part of a tick before it went idle; the other is slack for the ticker:
+// after the sweeper was held up (CPU starvation), the tick it missed and
+// the next one can arrive back to back, and a connection stamped just
+// before them must still not close early. So a connection closes after
+// IdleTimeout, and by IdleTimeout plus a quarter (and the sweeper's own
+// scheduling delay). It ends when the master stops.
 func (m *Master) sweep() {
 	defer m.connWG.Done()
 	t := time.NewTicker(max(m.cfg.IdleTimeout/sweepTicks, minSweepPeriod))
@@ -446,12 +450,12 @@ func (m *Master) sweep() {
 		case <-t.C:
 		}
 		now := m.ticks.Add(1)
-		if now <= sweepTicks {
+		if now < sweepTicks+2 {
 			continue
 		}
 		m.mu.Lock()
 		for sc := range m.conns {
-			sc.expireIfIdleSince(now - sweepTicks - 1)
+			sc.expireIfIdleSince(now - sweepTicks - 2)
 		}
 		m.mu.Unlock()
 	}

@@ -87,9 +87,12 @@ func (op *IOOperator) RemoteAddr() net.Addr { return op.remote }
 
 // NetConn returns the connection the call arrived on, for example a
 // *tls.Conn whose verified peer certificates identify the caller. Reading
-// from or writing to it directly breaks the protocol, and so does setting
-// its deadlines: the master keeps track of the ones it set.
-func (op *IOOperator) NetConn() net.Conn { return op.c.NetConn() }
+// from or writing to it directly breaks the protocol. Deadlines set on it
+// stay in force until the call is over; the master then clears them.
+func (op *IOOperator) NetConn() net.Conn {
+	op.sc.armed = true // the handler may set deadlines; clear them after
+	return op.c.NetConn()
+}
 
 // RequestLength returns the request payload's length.
 func (op *IOOperator) RequestLength() uint64 { return op.reqLen }

@@ -1,6 +1,7 @@
 package master
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net"
 	"os"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -48,10 +50,17 @@ type serverConn struct {
 	// on every call. Only the connection's goroutine uses it.
 	armed bool
 	op    IOOperator // reused for every call on this connection
+	// claimMu makes claiming an idle connection and interrupting its wait
+	// one step, so the connection's goroutine, which waits for it when it
+	// finds itself claimed, never has its own deadlines overwritten by the
+	// claimer's. Only claims take it: the hot path never does.
+	claimMu sync.Mutex
 }
 
 // wakeIfIdle makes an idle connection's goroutine notice a shutdown.
 func (sc *serverConn) wakeIfIdle() {
+	sc.claimMu.Lock()
+	defer sc.claimMu.Unlock()
 	for {
 		w := sc.state.Load()
 		if w&stateMask != stateIdle {
@@ -64,11 +73,23 @@ func (sc *serverConn) wakeIfIdle() {
 	}
 }
 
+// waitForClaim returns once a claim that already changed the state has
+// finished setting its deadline.
+func (sc *serverConn) waitForClaim() {
+	sc.claimMu.Lock()
+	defer sc.claimMu.Unlock()
+}
+
 // expireIfIdleSince claims the connection for closing if it has been idle
 // since sweep tick limit or earlier.
 func (sc *serverConn) expireIfIdleSince(limit uint64) {
 	w := sc.state.Load()
-	if w&stateMask == stateIdle && w>>stateBits <= limit && sc.state.CompareAndSwap(w, stateExpired) {
+	if w&stateMask != stateIdle || w>>stateBits > limit {
+		return // the common case, without the lock
+	}
+	sc.claimMu.Lock()
+	defer sc.claimMu.Unlock()
+	if sc.state.CompareAndSwap(w, stateExpired) {
 		_ = sc.c.SetReadDeadline(pastTime)
 	}
 }
@@ -115,6 +136,8 @@ func (sc *serverConn) serve() {
 		}
 		err := c.WaitForData()
 		if prev := sc.state.Swap(stateBusy); prev&stateMask != stateIdle {
+			// Claimed: wait for the claimer to finish interrupting us.
+			sc.waitForClaim()
 			sc.refuse(prev & stateMask)
 			return
 		}
@@ -124,9 +147,14 @@ func (sc *serverConn) serve() {
 			}
 			return
 		}
-		if c.Buffered() < frame.RequestHeaderSize && m.cfg.HeaderTimeout > 0 {
-			_ = c.SetReadDeadline(time.Now().Add(m.cfg.HeaderTimeout))
-			sc.armed = true
+		if c.Buffered() < frame.RequestHeaderSize {
+			// The rest of the header must follow promptly: within
+			// HeaderTimeout, or, with that off, IdleTimeout, since a
+			// connection holding half a header carries no request.
+			if d := cmp.Or(m.cfg.HeaderTimeout, m.cfg.IdleTimeout); d > 0 {
+				_ = c.SetReadDeadline(time.Now().Add(d))
+				sc.armed = true
+			}
 		}
 		h, err := c.ReadRequestHeader()
 		if err != nil {

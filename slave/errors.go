@@ -25,8 +25,12 @@ var (
 	ErrRequestTooLarge = errors.New("fastrpc: request too large")
 	// ErrHandlerPanic: the handler panicked; the master logged the details.
 	ErrHandlerPanic = errors.New("fastrpc: handler panicked")
-	// ErrShuttingDown: the master is stopping and did not process the
-	// request; it is safe to send it elsewhere or later.
+	// ErrShuttingDown: the master did not process the request, because it
+	// is stopping or closed the idle connection the request went out on,
+	// and the slave's own re-send on another connection (byte-slice
+	// requests; see Slave.Call) did not get through either, or the request
+	// was a stream. It is safe to send it elsewhere or later. A master
+	// refusing a new connection while it stops gives this error too.
 	ErrShuttingDown = conn.ErrMasterShuttingDown
 	// ErrOverloaded: the master refused a new connection at its limit.
 	ErrOverloaded = conn.ErrMasterOverloaded

@@ -22,10 +22,11 @@ type CallInfo struct {
 type Invoker func(ctx context.Context, info *CallInfo) error
 
 // CallMiddleware wraps every call a slave makes (logging, metrics,
-// tracing, retries of calls known not to have run): Config.Middleware
+// tracing, retry policies): Config.Middleware
 // applies them in order, the first outermost. A slave without middleware
 // pays nothing for the feature. Middleware must pass on the CallInfo it was
-// given, not one of its own.
+// given, not one of its own. Middleware sees each call once: the slave's
+// own re-send of a call the master did not process happens beneath it.
 type CallMiddleware func(next Invoker) Invoker
 
 // CallMiddlewareModule is what a "middleware.*" module provides to a

@@ -204,6 +204,11 @@ func (s *Slave) CallForBuffer(method string, buf []byte) ([]byte, error) {
 // new slice. A deadline on ctx bounds the whole call, travels to the
 // master as the handler's deadline, and ends the call with an error
 // matching context.DeadlineExceeded when it passes.
+//
+// A call the master answers "not processed" (ErrShuttingDown: it is
+// stopping, or closed the idle connection the request crossed) is sent
+// again on another connection, up to PoolSize times (at most 16); any
+// other failure is returned as it is, never re-sent.
 func (s *Slave) Call(ctx context.Context, method string, req []byte) ([]byte, error) {
 	return s.CallAppend(ctx, method, req, nil)
 }
@@ -295,11 +300,11 @@ func (s *Slave) roundTrip(ctx context.Context, cl *call) error {
 	if hasDeadline && time.Until(deadline) <= 0 {
 		return fmt.Errorf("fastrpc: call %q: %w", cl.method, context.DeadlineExceeded)
 	}
-	c, err := s.acquire(ctx)
+	c, timeout, err := s.connFor(ctx, deadline, hasDeadline)
 	if err != nil {
 		return fmt.Errorf("fastrpc: call %q: %w", cl.method, err)
 	}
-	err = s.attempt(ctx, cl, c, deadline, hasDeadline)
+	err = s.attempt(ctx, cl, c, deadline, timeout)
 	// A master that closes a connection (shutting down, or idle too long)
 	// first sends a notice on it. A request that crossed that notice was
 	// not processed, and one held in memory can be sent again on another
@@ -307,15 +312,13 @@ func (s *Slave) roundTrip(ctx context.Context, cl *call) error {
 	// may carry such a notice, hence the bound; a stream body cannot be
 	// replayed.
 	for retries := min(s.cfg.PoolSize, maxNotProcessedRetries); retries > 0 && cl.body == nil && isNotProcessed(err); retries-- {
-		if ctx.Err() != nil {
-			return err
+		c, timeout, cerr := s.connFor(ctx, deadline, hasDeadline)
+		if cerr != nil {
+			// Not sent again: both facts matter to the caller (errors.Is
+			// finds ErrShuttingDown, and the context's or the dial's error).
+			return fmt.Errorf("%w; not sent again: %w", err, cerr)
 		}
-		c, aerr := s.acquire(ctx)
-		if aerr != nil {
-			// The master is most likely gone for good: report both.
-			return fmt.Errorf("%w; sending it again on a new connection failed: %w", err, aerr)
-		}
-		err = s.attempt(ctx, cl, c, deadline, hasDeadline)
+		err = s.attempt(ctx, cl, c, deadline, timeout)
 	}
 	return err
 }
@@ -329,18 +332,32 @@ func isNotProcessed(err error) bool {
 	return re != nil && re.Status == frame.StatusShuttingDown
 }
 
-// attempt makes one round trip on c, a connection from the pool, and gives
-// c back to the pool or drops it.
-func (s *Slave) attempt(ctx context.Context, cl *call, c *conn.Conn, deadline time.Time, hasDeadline bool) error {
+// connFor takes a connection for a call that has not been sent yet, and
+// the timeout to send with it: the time left, measured after waiting for
+// the pool or dialling, so that wait does not stretch the master's
+// deadline.
+func (s *Slave) connFor(ctx context.Context, deadline time.Time, hasDeadline bool) (*conn.Conn, time.Duration, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	c, err := s.acquire(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
 	var timeout time.Duration
 	if hasDeadline {
-		// The timeout sent is measured from the send: time spent waiting
-		// for the pool or dialling must not stretch the master's deadline.
 		if timeout = time.Until(deadline); timeout <= 0 {
 			s.pool.Release(c)
-			return fmt.Errorf("fastrpc: call %q: %w", cl.method, context.DeadlineExceeded)
+			return nil, 0, context.DeadlineExceeded
 		}
 	}
+	return c, timeout, nil
+}
+
+// attempt makes one round trip on c, a connection from the pool, and gives
+// c back to the pool or drops it.
+func (s *Slave) attempt(ctx context.Context, cl *call, c *conn.Conn, deadline time.Time, timeout time.Duration) error {
+	cl.broken = false               // a previous attempt's, if any
 	_ = c.SetCallDeadline(deadline) // zero clears a previous call's
 	var stop func() bool
 	if ctx.Done() != nil {
@@ -373,7 +390,7 @@ func (s *Slave) attempt(ctx context.Context, cl *call, c *conn.Conn, deadline ti
 	}
 	s.pool.Destroy(c)
 	cerr := ctx.Err()
-	if cerr == nil && hasDeadline && !time.Now().Before(deadline) {
+	if cerr == nil && !deadline.IsZero() && !time.Now().Before(deadline) {
 		// The socket deadline can fire a moment before ctx's own timer.
 		cerr = context.DeadlineExceeded
 	}
