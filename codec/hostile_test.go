@@ -101,6 +101,36 @@ func TestMsgpackLibraryNeedsTheGuard(t *testing.T) {
 	require.Less(t, n, uint64(64<<10), "codec.Msgpack.Unmarshal allocated %d bytes", n)
 }
 
+// TestMsgpackLibraryPanicIsAnError: msgpack/v5.4.1 panics on nil for a
+// time.Time field, in a map or an array ({"a": 1, "t": nil}); the codec
+// turns that into an error, as its contract says, so a hostile request
+// cannot make a typed handler panic, nor a hostile response a caller.
+// Found by FuzzMsgpackHandler. If the library part starts failing after an
+// upgrade, the library fixed it.
+func TestMsgpackLibraryPanicIsAnError(t *testing.T) {
+	type withTime struct {
+		A int       `json:"a" msgpack:"a"`
+		T time.Time `json:"t" msgpack:"t"`
+	}
+	for _, data := range []string{"\x82\xa1a\x01\xa1t\xc0", "\x92\x01\xc0"} {
+		require.Panics(t, func() {
+			var v withTime
+			_ = msgpack.Unmarshal([]byte(data), &v)
+		}, "the library alone, on %x", data)
+		var v withTime
+		err := codec.Msgpack.Unmarshal([]byte(data), &v)
+		require.Error(t, err, "%x", data)
+		require.Contains(t, err.Error(), "panicked")
+		// The codec still works afterwards (the panicked decoder was not
+		// pooled).
+		var ok withTime
+		b, err := codec.Msgpack.Append(nil, withTime{A: 2})
+		require.NoError(t, err)
+		require.NoError(t, codec.Msgpack.Unmarshal(b, &ok))
+		require.Equal(t, 2, ok.A)
+	}
+}
+
 func nested(c codec.Codec, depth int) []byte {
 	switch c.Name() {
 	case "msgpack":

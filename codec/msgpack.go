@@ -2,6 +2,7 @@ package codec
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -19,6 +20,9 @@ import (
 // cannot hold, nesting beyond MaxDepth and trailing bytes; only then does
 // the library decode.
 type msgpackCodec struct{}
+
+// errLibraryPanic marks input or values the msgpack library panicked on.
+var errLibraryPanic = errors.New("the msgpack library panicked on it (a library bug)")
 
 func (msgpackCodec) FastRpcModule() module.Info { return moduleInfo(NameMsgpack, msgpackCodec{}) }
 
@@ -70,13 +74,21 @@ var (
 	}}
 )
 
-func (msgpackCodec) Append(dst []byte, v any) ([]byte, error) {
+func (msgpackCodec) Append(dst []byte, v any) (out []byte, err error) {
+	defer func() {
+		// The library panics on some values (nil pointers behind
+		// interfaces, among others); an encoder that panicked is not
+		// put back in the pool.
+		if r := recover(); r != nil {
+			out, err = dst, fmt.Errorf("msgpack: encoding %T: %w: %v", v, errLibraryPanic, r)
+		}
+	}()
 	e := msgpackEncoders.Get().(*msgpackEncoder)
 	e.w.b = dst
 	e.enc.Reset(&e.w)
 	e.enc.SetCustomStructTag("json")
-	err := e.enc.Encode(v)
-	out := e.w.b
+	err = e.enc.Encode(v)
+	out = e.w.b
 	e.w.b = nil
 	msgpackEncoders.Put(e)
 	if err != nil {
@@ -85,7 +97,15 @@ func (msgpackCodec) Append(dst []byte, v any) ([]byte, error) {
 	return out, nil
 }
 
-func (msgpackCodec) Unmarshal(data []byte, v any) error {
+func (msgpackCodec) Unmarshal(data []byte, v any) (err error) {
+	defer func() {
+		// v5.4.1 panics on some well-formed input, such as nil for a
+		// time.Time field ({"t": nil}); the contract is an error. A
+		// decoder that panicked is not put back in the pool.
+		if r := recover(); r != nil {
+			err = fmt.Errorf("msgpack: decoding into %T: %w: %v", v, errLibraryPanic, r)
+		}
+	}()
 	if err := scanMsgpack(data); err != nil {
 		return fmt.Errorf("msgpack: decoding into %T: %w", v, err)
 	}
@@ -97,7 +117,7 @@ func (msgpackCodec) Unmarshal(data []byte, v any) error {
 	d.dec.UseLooseInterfaceDecoding(true)
 	// Fields without a msgpack tag are named by their json tag, as in cbor.
 	d.dec.SetCustomStructTag("json")
-	err := d.dec.Decode(v)
+	err = d.dec.Decode(v)
 	d.r.Reset(nil)
 	d.dec.Reset(&d.r)
 	// The decoder keeps a scratch buffer as large as the largest string
