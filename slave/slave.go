@@ -405,7 +405,7 @@ func (s *Slave) attempt(ctx context.Context, cl *call, c *conn.Conn, deadline ti
 // notice) before handing them out; see conn.Pool.
 func (s *Slave) acquire(ctx context.Context) (*conn.Conn, error) {
 	c, err := s.pool.Acquire(ctx)
-	if errors.Is(err, conn.ErrPoolClosed) {
+	if err != nil && errors.Is(err, conn.ErrPoolClosed) {
 		err = ErrClosed
 	}
 	return c, err
