@@ -12,12 +12,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/AmanTrance/FastRpc/frame"
+	"github.com/AmanTrance/FastRpc/internal/testserve"
 	"github.com/AmanTrance/FastRpc/master"
 	"github.com/AmanTrance/FastRpc/slave"
 )
 
 // hangGuard bounds waits that only exist to keep a broken test from hanging.
-const hangGuard = 10 * time.Second
+const hangGuard = testserve.HangGuard
 
 // register adds methods to m.
 func register(t testing.TB, m *master.Master, methods map[string]master.HandlerFunc) {
@@ -32,20 +33,7 @@ func register(t testing.TB, m *master.Master, methods map[string]master.HandlerF
 // is closed when the test ends.
 func serveOn(t testing.TB, m *master.Master, address string) <-chan error {
 	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- m.ListenAndServe(context.Background(), address) }()
-	addr := make(chan net.Addr, 1)
-	go func() { addr <- m.Addr() }()
-	select {
-	case a := <-addr:
-		require.NotNil(t, a)
-	case err := <-done:
-		t.Fatalf("ListenAndServe returned early: %v", err)
-	case <-time.After(hangGuard):
-		t.Fatal("master did not start listening")
-	}
-	t.Cleanup(func() { _ = m.Close() })
-	return done
+	return testserve.Start(t, m, address)
 }
 
 // serveMaster returns a master serving methods on a free loopback port.
@@ -53,16 +41,7 @@ func serveMaster(t testing.TB, cfg master.Config, methods map[string]master.Hand
 	t.Helper()
 	m := master.New(cfg)
 	register(t, m, methods)
-	done := serveOn(t, m, "127.0.0.1:0")
-	t.Cleanup(func() {
-		_ = m.Close()
-		select {
-		case err := <-done:
-			require.NoError(t, err, "ListenAndServe after Close")
-		case <-time.After(hangGuard):
-			t.Error("ListenAndServe did not return after Close")
-		}
-	})
+	testserve.Serve(t, m)
 	return m
 }
 

@@ -5,18 +5,18 @@ import (
 	"crypto/sha256"
 	"io"
 	"math/rand/v2"
-	"net"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/AmanTrance/FastRpc/internal/testserve"
 	"github.com/AmanTrance/FastRpc/master"
 	"github.com/AmanTrance/FastRpc/slave"
 )
 
 // hangGuard bounds waits that only exist to keep a broken test from hanging.
-const hangGuard = 10 * time.Second
+const hangGuard = testserve.HangGuard
 
 // serveMaster registers methods on a new master, serves it on a free
 // loopback port and closes it when the test ends.
@@ -26,27 +26,7 @@ func serveMaster(t testing.TB, cfg master.Config, methods map[string]master.Hand
 	for name, h := range methods {
 		require.NoError(t, m.Register(name, master.Info{Description: name}, h))
 	}
-	done := make(chan error, 1)
-	go func() { done <- m.ListenAndServe(context.Background(), "127.0.0.1:0") }()
-	addr := make(chan net.Addr, 1)
-	go func() { addr <- m.Addr() }()
-	select {
-	case a := <-addr:
-		require.NotNil(t, a)
-	case err := <-done:
-		t.Fatalf("ListenAndServe returned early: %v", err)
-	case <-time.After(hangGuard):
-		t.Fatal("master did not start listening")
-	}
-	t.Cleanup(func() {
-		_ = m.Close()
-		select {
-		case err := <-done:
-			require.NoError(t, err, "ListenAndServe after Close")
-		case <-time.After(hangGuard):
-			t.Error("ListenAndServe did not return after Close")
-		}
-	})
+	testserve.Serve(t, m)
 	return m
 }
 

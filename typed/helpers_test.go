@@ -10,36 +10,18 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/AmanTrance/FastRpc/frame"
+	"github.com/AmanTrance/FastRpc/internal/testserve"
 	"github.com/AmanTrance/FastRpc/master"
 	"github.com/AmanTrance/FastRpc/slave"
 )
 
 // hangGuard bounds waits that only exist to keep a broken test from hanging.
-const hangGuard = 10 * time.Second
+const hangGuard = testserve.HangGuard
 
 // serve serves m on a free loopback port until the test ends.
 func serve(t testing.TB, m *master.Master) {
 	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- m.ListenAndServe(context.Background(), "127.0.0.1:0") }()
-	addr := make(chan net.Addr, 1)
-	go func() { addr <- m.Addr() }()
-	select {
-	case a := <-addr:
-		require.NotNil(t, a)
-	case err := <-done:
-		t.Fatalf("ListenAndServe returned early: %v", err)
-	case <-time.After(hangGuard):
-		t.Fatal("master did not start listening")
-	}
-	t.Cleanup(func() {
-		_ = m.Close()
-		select {
-		case <-done:
-		case <-time.After(hangGuard):
-			t.Error("ListenAndServe did not return after Close")
-		}
-	})
+	testserve.Serve(t, m)
 }
 
 // newMaster returns a served master with whatever register adds.
