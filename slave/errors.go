@@ -42,6 +42,13 @@ var (
 	ErrPermissionDenied = errors.New("fastrpc: permission denied")
 	// ErrProtocol: the master sent something that is not valid FastRpc.
 	ErrProtocol = errors.New("fastrpc: protocol violation by the master")
+	// ErrUnavailable: the request never reached a handler, so it is safe
+	// to send again, later or to another master (gRPC's Unavailable). It is
+	// matched by every such failure: the dial was refused or timed out, the
+	// slave is backing off after failed dials (ErrDialBackoff), the master
+	// refused the connection (ErrOverloaded, ErrShuttingDown), or it
+	// answered "not processed" (ErrShuttingDown).
+	ErrUnavailable = errors.New("fastrpc: master unavailable; the request was not sent")
 	// ErrConnection: the connection failed after the request started to be
 	// sent. The master may or may not have processed it; the slave never
 	// re-sends it by itself.
@@ -78,7 +85,7 @@ func (e *RemoteError) Is(target error) bool {
 	case frame.StatusHandlerPanic:
 		return target == ErrHandlerPanic
 	case frame.StatusShuttingDown:
-		return target == ErrShuttingDown
+		return target == ErrShuttingDown || target == ErrUnavailable
 	case frame.StatusDeadlineExceeded:
 		return target == context.DeadlineExceeded
 	case frame.StatusPermissionDenied:
