@@ -27,6 +27,8 @@ type JSONConfig struct {
 	Middleware      []json.RawMessage `json:"middleware,omitempty"`
 	MaxRequestSize  int64             `json:"max_request_size,omitempty"`
 	HeaderTimeout   module.Duration   `json:"header_timeout,omitempty"`
+	BodyTimeout     module.Duration   `json:"body_timeout,omitempty"`
+	WriteTimeout    module.Duration   `json:"write_timeout,omitempty"`
 	IdleTimeout     module.Duration   `json:"idle_timeout,omitempty"`
 	MaxConnections  int               `json:"max_connections,omitempty"`
 	ShutdownTimeout module.Duration   `json:"shutdown_timeout,omitempty"`
@@ -57,6 +59,8 @@ func FromJSON(ctx context.Context, data []byte) (*Master, error) {
 	cfg := Config{
 		MaxRequestSize:  jc.MaxRequestSize,
 		HeaderTimeout:   jc.HeaderTimeout.D(),
+		BodyTimeout:     jc.BodyTimeout.D(),
+		WriteTimeout:    jc.WriteTimeout.D(),
 		IdleTimeout:     jc.IdleTimeout.D(),
 		MaxConnections:  jc.MaxConnections,
 		ShutdownTimeout: jc.ShutdownTimeout.D(),

@@ -60,7 +60,9 @@ func TestFromJSON(t *testing.T) {
 		"middleware": [{"module": "metrics"}, {"module": "recover"}, {"module": "logging", "level": "debug"}],
 		"max_request_size": 1024,
 		"idle_timeout": "1m",
-		"header_timeout": "2s"
+		"header_timeout": "2s",
+		"body_timeout": "20s",
+		"write_timeout": "20s"
 	}`))
 	require.NoError(t, err)
 	register(t, m, map[string]master.HandlerFunc{"echo": echo})

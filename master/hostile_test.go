@@ -47,9 +47,9 @@ func hostileCase(t *testing.T, cfg master.Config, attack func(t *testing.T, m *m
 	require.Equal(t, "honest", string(resp))
 	require.NoError(t, s.Close())
 
-	// Only the accept loop and the idle sweeper remain once the attackers
-	// are gone.
-	require.Eventually(t, func() bool { return runtime.NumGoroutine() <= before+3 }, 5*time.Second, 10*time.Millisecond,
+	// Only the accept loop, the sweeper and the call watcher remain once
+	// the attackers are gone.
+	require.Eventually(t, func() bool { return runtime.NumGoroutine() <= before+4 }, 5*time.Second, 10*time.Millisecond,
 		"goroutines did not return to baseline: %d before, %d now", before, runtime.NumGoroutine())
 
 	require.NoError(t, m.Close())

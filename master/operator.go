@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/AmanTrance/FastRpc/conn"
 	"github.com/AmanTrance/FastRpc/frame"
+	"github.com/AmanTrance/FastRpc/internal/errtext"
 )
 
 // Errors an IOOperator returns to its handler.
@@ -27,6 +30,10 @@ var (
 	// recovered a panic, answers StatusHandlerPanic with a generic message:
 	// the details belong in the master's log, not with the peer.
 	ErrPanicked = errors.New("handler panicked")
+	// ErrSlaveGone is the cause (context.Cause) of a call's context
+	// cancelled because its slave closed the connection while the handler
+	// ran: nobody will read the answer.
+	ErrSlaveGone = errors.New("fastrpc: the slave closed the connection; nobody is waiting for this call's answer")
 )
 
 // ErrorCoder is implemented by handler errors that carry an application
@@ -58,9 +65,7 @@ type IOOperator struct {
 	respStatus frame.Status
 	respLen    uint64
 	deadline   time.Time
-	view       opContext // what Context returns
-	ctx        context.Context
-	cancel     context.CancelFunc
+	ctx        *callContext // what Context returns, made on first use
 	responded  bool
 	broken     bool
 }
@@ -71,12 +76,16 @@ func (op *IOOperator) reset(name string, length uint64, deadline time.Time) {
 	op.respStatus, op.respLen = frame.StatusOK, 0
 }
 
+// release ends the call's context, if the handler asked for one: it is
+// cancelled, and no longer leads to this IOOperator, which serves the
+// connection's next call.
 func (op *IOOperator) release() {
-	if op.cancel != nil {
-		op.cancel()
-		op.cancel = nil
+	if op.ctx != nil {
+		op.sc.cur.Store(nil)
+		op.ctx.op.Store(nil)
+		op.ctx.end(context.Canceled)
+		op.ctx = nil
 	}
-	op.ctx = nil
 }
 
 // Method returns the name of the method being called.
@@ -107,51 +116,112 @@ func (op *IOOperator) ResponseLength() uint64 { return op.respLen }
 // Deadline returns the call's deadline, sent by the slave, if it has one.
 func (op *IOOperator) Deadline() (time.Time, bool) { return op.deadline, !op.deadline.IsZero() }
 
-// Context returns the call's context: cancelled at the call's deadline and
-// when the master is closed (by Close, or by a Shutdown whose own context
-// ended), and carrying the IOOperator for OperatorFrom. Like the
-// IOOperator, it is valid only until the handler returns. The cancellable
-// part is built on first use, so handlers that never wait on it pay
-// nothing.
-func (op *IOOperator) Context() context.Context { return &op.view }
-
-// inner is the context behind Context, built on first use.
-func (op *IOOperator) inner() context.Context {
+// Context returns the call's own context. It is cancelled at the call's
+// deadline, when the slave closes the connection while the handler runs
+// (context.Cause is then ErrSlaveGone), when the master is closed (by
+// Close, or by a Shutdown whose own context ended; cause ErrClosed), and
+// when the handler returns. It carries the IOOperator for OperatorFrom
+// while the call runs. A handler may keep it, or contexts derived from it,
+// after returning: it stays cancelled, keeps its deadline, and
+// OperatorFrom then returns nil, since the IOOperator serves the
+// connection's next call. Made on first use: handlers that never ask pay
+// nothing, those that do pay one small allocation.
+func (op *IOOperator) Context() context.Context {
 	if op.ctx == nil {
-		if op.deadline.IsZero() {
-			op.ctx = op.sc.m.ctx
-		} else {
-			op.ctx, op.cancel = context.WithDeadline(op.sc.m.ctx, op.deadline)
-		}
+		op.ctx = op.sc.newCallContext(op)
 	}
 	return op.ctx
 }
 
-// opContext is the context a call's Context returns: the master's context
-// (with the call's deadline) plus the IOOperator as a value. It lives in the
-// IOOperator, so handing it out allocates nothing.
-type opContext struct{ op *IOOperator }
+// newCallContext makes the context of the call op serves.
+func (sc *serverConn) newCallContext(op *IOOperator) *callContext {
+	cc := &callContext{deadline: op.deadline}
+	cc.op.Store(op)
+	sc.cur.Store(cc)
+	// Close and the peer watcher end the context in cur; one that ended
+	// before cur was set is seen here.
+	switch {
+	case sc.m.ctx.Err() != nil:
+		cc.end(ErrClosed)
+	case sc.peerGone.Load():
+		cc.end(ErrSlaveGone)
+	}
+	return cc
+}
+
+// callContext is a call's context. Its cancellable part, a standard
+// context, is built on first use; Value defers to it, which lets the
+// context package see through to it instead of starting a goroutine for
+// each derived context.
+type callContext struct {
+	op       atomic.Pointer[IOOperator] // nil once the call is over
+	deadline time.Time
+	std      atomic.Pointer[stdContext]
+	mu       sync.Mutex // guards building std and ended
+	ended    error      // the cause it ended with, nil while it runs
+}
+
+type stdContext struct {
+	ctx          context.Context
+	cancel       context.CancelCauseFunc
+	stopDeadline context.CancelFunc
+}
 
 type operatorKey struct{}
 
-func (c *opContext) Deadline() (time.Time, bool) { return c.op.Deadline() }
-func (c *opContext) Done() <-chan struct{}       { return c.op.inner().Done() }
-func (c *opContext) Err() error                  { return c.op.inner().Err() }
+func (c *callContext) Deadline() (time.Time, bool) { return c.deadline, !c.deadline.IsZero() }
+func (c *callContext) Done() <-chan struct{}       { return c.inner().Done() }
+func (c *callContext) Err() error                  { return c.inner().Err() }
 
-// Value returns the IOOperator for OperatorFrom and defers every other key
-// to the inner context (which also lets the context package see through to
-// it, instead of starting a goroutine for derived contexts).
-func (c *opContext) Value(key any) any {
+// Value returns the IOOperator for OperatorFrom while the call runs, and
+// defers every other key to the standard context beneath.
+func (c *callContext) Value(key any) any {
 	if key == (operatorKey{}) {
-		return c.op
+		return c.op.Load()
 	}
-	return c.op.inner().Value(key)
+	return c.inner().Value(key)
+}
+
+func (c *callContext) inner() context.Context {
+	if s := c.std.Load(); s != nil {
+		return s.ctx
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s := c.std.Load(); s != nil {
+		return s.ctx
+	}
+	s := &stdContext{stopDeadline: func() {}}
+	s.ctx, s.cancel = context.WithCancelCause(context.Background())
+	if !c.deadline.IsZero() {
+		s.ctx, s.stopDeadline = context.WithDeadline(s.ctx, c.deadline)
+	}
+	if c.ended != nil {
+		s.cancel(c.ended)
+		s.stopDeadline()
+	}
+	c.std.Store(s)
+	return s.ctx
+}
+
+// end cancels the context with cause; the first cause stays.
+func (c *callContext) end(cause error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ended != nil {
+		return
+	}
+	c.ended = cause
+	if s := c.std.Load(); s != nil {
+		s.cancel(cause)
+		s.stopDeadline()
+	}
 }
 
 // OperatorFrom returns the IOOperator of the call ctx belongs to (ctx being
-// its Context, or derived from it), or nil. Layers that give handlers only a
-// context, such as typed handlers, use it to reach the call: its remote
-// address, its connection and TLS identity.
+// its Context, or derived from it), or nil, also once that call is over.
+// Layers that give handlers only a context, such as typed handlers, use it
+// to reach the call: its remote address, its connection and TLS identity.
 func OperatorFrom(ctx context.Context) *IOOperator {
 	op, _ := ctx.Value(operatorKey{}).(*IOOperator)
 	return op
@@ -169,13 +239,25 @@ func (op *IOOperator) Read(p []byte) (int, error) {
 	if uint64(len(p)) > op.left {
 		p = p[:op.left]
 	}
-	n, err := op.c.Read(p)
+	var n int
+	var err error
+	if op.c.Buffered() > 0 {
+		n, err = op.c.Read(p)
+	} else {
+		op.sc.await(ioRead)
+		n, err = op.c.Read(p)
+		if e := op.sc.arrived(n + op.c.Buffered()); e != nil {
+			err = e
+		}
+	}
 	op.left -= uint64(n)
 	if err != nil {
 		op.broken = true
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
+	} else if op.left == 0 {
+		op.sc.armWatch()
 	}
 	return n, err
 }
@@ -201,10 +283,22 @@ func (op *IOOperator) ReadAll() ([]byte, error) {
 // WriteTo copies the rest of the request to w through the connection's
 // buffer, so memory stays bounded whatever the request's size.
 func (op *IOOperator) WriteTo(w io.Writer) (int64, error) {
-	ew := &errWriter{w: w, op: op}
+	if op.left == 0 {
+		return 0, nil
+	}
+	ew := &op.sc.ew
+	*ew = errWriter{w: w, op: op}
+	defer func() { ew.w = nil }()
+	op.sc.await(ioRead) // time in CopyTo but outside w counts for BodyTimeout
 	n, err := op.c.CopyTo(ew, op.left)
+	if e := op.sc.arrived(0); e != nil && ew.err == nil {
+		err = e
+	}
 	if err != nil && ew.err == nil {
 		op.broken = true // the connection failed, not w
+	}
+	if err == nil && op.left == 0 {
+		op.sc.armWatch()
 	}
 	return n, err
 }
@@ -212,7 +306,9 @@ func (op *IOOperator) WriteTo(w io.Writer) (int64, error) {
 // errWriter remembers whether its writer failed. conn.CopyTo consumes each
 // slice from the connection before handing it over, so the slice is counted
 // as read before w sees it: op.left stays exact even if w fails or panics,
-// and the master discards exactly the rest of the request.
+// and the master discards exactly the rest of the request. The time w
+// takes is the handler's, not the peer's: it does not count for
+// BodyTimeout.
 type errWriter struct {
 	w   io.Writer
 	op  *IOOperator
@@ -221,9 +317,15 @@ type errWriter struct {
 
 func (e *errWriter) Write(p []byte) (int, error) {
 	e.op.left -= uint64(len(p))
+	if err := e.op.sc.arrived(len(p)); err != nil {
+		return 0, err // the sweeper cut the connection: stop here
+	}
 	n, err := e.w.Write(p)
 	if err != nil {
 		e.err = err
+	}
+	if e.op.left > 0 {
+		e.op.sc.await(ioRead)
 	}
 	return n, err
 }
@@ -251,7 +353,7 @@ func (op *IOOperator) WriteIOFromBuffer(buf []byte) error {
 	if err := op.begin(frame.StatusOK, uint64(len(buf))); err != nil {
 		return err
 	}
-	return op.fail(writePayload(op.c, buf))
+	return op.fail(op.sc.writePayload(buf))
 }
 
 // WriteIOFromReader sends exactly count bytes read from reader as the
@@ -272,14 +374,50 @@ func (op *IOOperator) WriteIOFromReader(reader io.Reader, count int, chunkSize i
 	// Until the response is complete the connection is out of step; should
 	// reader panic, the connection must be closed, not reused.
 	op.broken = true
-	if _, err := op.c.CopyFrom(reader, uint64(count), chunkSize); err != nil {
-		return fmt.Errorf("fastrpc: WriteIOFromReader: %w", err)
+	pr := &op.sc.pr
+	*pr = progressReader{r: reader, sc: op.sc}
+	defer func() { pr.r = nil }()
+	sent, err := op.c.CopyFrom(pr, uint64(count), chunkSize)
+	if e := op.sc.arrived(pr.last); e != nil && err == nil {
+		err = e
 	}
-	if err := op.c.Flush(); err != nil {
+	if err != nil {
+		if pr.err != nil || errors.Is(err, io.ErrUnexpectedEOF) {
+			// The handler's reader failed or ended: the slave will see a
+			// response cut short, and this log says why.
+			op.sc.m.cfg.Logger.Warn("fastrpc: the handler's response ended early; closing the connection",
+				"method", op.name, "remote", op.remote, "promised", count, "sent", sent, "err", err)
+		}
+		return errtext.Errorf("WriteIOFromReader: the response ended after %d of %d bytes: %w", sent, count, err)
+	}
+	if err := op.sc.flush(); err != nil {
 		return err
 	}
 	op.broken = false
 	return nil
+}
+
+// progressReader feeds a streamed response to the connection: each Read
+// means the chunk before it was written, so the wait for the peer to take
+// it is counted for WriteTimeout, and the reader's own time is not.
+type progressReader struct {
+	r    io.Reader
+	sc   *serverConn
+	last int   // bytes of the chunk being written
+	err  error // the reader's own error, other than io.EOF
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	if err := p.sc.arrived(p.last); err != nil {
+		return 0, err
+	}
+	n, err := p.r.Read(b)
+	if err != nil && err != io.EOF {
+		p.err = err
+	}
+	p.last = n
+	p.sc.await(ioWrite)
+	return n, err
 }
 
 // WriteNothing sends an empty successful response.
@@ -299,5 +437,5 @@ func (op *IOOperator) WriteErrorCode(code uint32, message string) error {
 	if err := op.begin(frame.StatusApplicationError, uint64(min(len(message), frame.MaxErrorMessage))); err != nil {
 		return err
 	}
-	return op.fail(writeStatus(op.c, frame.StatusApplicationError, code, message))
+	return op.fail(op.sc.writeStatus(frame.StatusApplicationError, code, message))
 }

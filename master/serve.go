@@ -33,6 +33,179 @@ const (
 	stateMask = 1<<stateBits - 1
 )
 
+// Kinds of waits on the peer, in serverConn.ioWait.
+const (
+	ioRead    uint64 = 1
+	ioWrite   uint64 = 2
+	ioStalled uint64 = 3
+	ioBits           = 2
+	ioMask           = 1<<ioBits - 1
+)
+
+// ProgressQuantum is how many bytes of a request payload or a response
+// count as progress for Config.BodyTimeout and Config.WriteTimeout: each
+// timeout's worth of waiting on the peer must move this much (or the rest
+// of the payload). Responses held in memory are written in pieces of this
+// size so that progress is seen while they go out.
+const ProgressQuantum = 64 << 10
+
+// errStalled is what a read or write gets when the sweeper cut it short.
+var errStalled = errors.New("fastrpc: the peer made no progress within the master's timeout; the connection is closed")
+
+// await marks the connection's goroutine as about to block on the peer.
+func (sc *serverConn) await(kind uint64) {
+	sc.ioWait.Store((sc.m.ticks.Load()-sc.waited[kind])<<ioBits | kind)
+}
+
+// arrived ends a wait (if one is under way) in which n bytes moved. It
+// returns errStalled if the sweeper cut the wait short.
+func (sc *serverConn) arrived(n int) error {
+	w := sc.ioWait.Swap(0)
+	kind := w & ioMask
+	switch kind {
+	case 0:
+		return nil
+	case ioStalled:
+		sc.stalled = true
+		return errStalled
+	}
+	if sc.moved[kind] += uint64(n); sc.moved[kind] >= ProgressQuantum {
+		sc.moved[kind], sc.waited[kind] = 0, 0
+	} else {
+		sc.waited[kind] = sc.m.ticks.Load() - w>>ioBits
+	}
+	return nil
+}
+
+// startProgress begins a request payload or a response: it gets the whole
+// timeout again.
+func (sc *serverConn) startProgress(kind uint64) { sc.waited[kind], sc.moved[kind] = 0, 0 }
+
+// interruptIfStalled cuts the I/O of a connection that has waited on its
+// peer for longer than the timeout of that direction, at sweep tick now.
+func (sc *serverConn) interruptIfStalled(now uint64) {
+	w := sc.ioWait.Load()
+	var limit uint64
+	switch w & ioMask {
+	case ioRead:
+		limit = sc.m.bodyTicks
+	case ioWrite:
+		limit = sc.m.writeTicks
+	default:
+		return
+	}
+	if limit == 0 || now < w>>ioBits+limit+2 {
+		return
+	}
+	sc.claimMu.Lock()
+	defer sc.claimMu.Unlock()
+	if sc.ioWait.CompareAndSwap(w, ioStalled) {
+		_ = sc.c.SetDeadline(pastTime)
+	}
+}
+
+// logStall reports a connection the sweeper cut.
+func (sc *serverConn) logStall(method string) {
+	if sc.moved[ioWrite] > 0 || sc.waited[ioWrite] > 0 || sc.op.responded {
+		sc.m.cfg.Logger.Warn("fastrpc: the slave read no response bytes within WriteTimeout; closing the connection",
+			"remote", sc.c.RemoteAddr(), "method", method, "timeout", sc.m.cfg.WriteTimeout)
+		return
+	}
+	sc.m.cfg.Logger.Warn("fastrpc: the request payload made no progress within BodyTimeout; closing the connection",
+		"remote", sc.c.RemoteAddr(), "method", method, "timeout", sc.m.cfg.BodyTimeout, "progress_quantum", ProgressQuantum)
+}
+
+// States of the peer watcher, in serverConn.watchState.
+const (
+	watchOff      int32 = iota // not armed
+	watchArmed                 // Master.watchCalls will start it
+	watchRunning               // waiting for the peer to send or leave
+	watchStopping              // the handler returned; the watch is being ended
+	watchGone                  // the peer left
+)
+
+// watchDelay is how long a handler runs, after its request was read,
+// before the master starts watching for its slave leaving. Calls shorter
+// than that pay a clock read and two atomic stores; longer ones pay one
+// goroutine and a blocked read, and learn of a departed slave within about
+// watchDelay (see Master.watchCalls).
+const watchDelay = time.Millisecond
+
+// armWatch marks the handler as watchable: the request has been read, so
+// nothing more should arrive until the response is out, and what does is
+// either the slave leaving or bytes for later. No timer: one per call
+// costs a netpoller wake-up, about half a small call's time on loopback.
+func (sc *serverConn) armWatch() {
+	if sc.watchState.Load() != watchOff {
+		return
+	}
+	sc.watchSince.Store(int64(monoNow()))
+	sc.watchState.Store(watchArmed)
+	if sc.m.watchIdle.Load() {
+		sc.m.wakeWatcher()
+	}
+}
+
+// watchIfSlow starts the peer watcher of a handler armed for watchDelay.
+func (sc *serverConn) watchIfSlow(now time.Duration) (armed bool) {
+	if sc.watchState.Load() != watchArmed {
+		return false
+	}
+	if now-time.Duration(sc.watchSince.Load()) >= watchDelay && sc.watchState.CompareAndSwap(watchArmed, watchRunning) {
+		go sc.watchPeer()
+	}
+	return true
+}
+
+// watchPeer runs on its own goroutine while a handler runs. It waits
+// for the connection to become readable, the way net/http's background
+// read does: an error (EOF, reset) means the slave left, so the call's
+// context is cancelled, its slot freed and the connection closed; data
+// stays buffered for the connection's goroutine.
+func (sc *serverConn) watchPeer() {
+	err := sc.c.WaitForData()
+	if err != nil && sc.watchState.CompareAndSwap(watchRunning, watchGone) {
+		// The slave left, or the call's deadline (the connection's read
+		// deadline) passed: then the slave has given up too.
+		cause := ErrSlaveGone
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			cause = context.DeadlineExceeded
+		}
+		sc.peerGone.Store(true)
+		sc.endCall(cause)
+		sc.m.freeSlot(sc)
+		_ = sc.c.Close()
+		sc.m.cfg.Logger.Debug("fastrpc: the slave left, or the call's deadline passed, while its handler ran; its context is cancelled", "remote", sc.c.RemoteAddr(), "err", err)
+	}
+	sc.watchDone <- struct{}{}
+}
+
+// stopWatch ends the peer watcher after the handler returned, before the
+// connection's goroutine reads again.
+func (sc *serverConn) stopWatch() {
+	if sc.watchState.CompareAndSwap(watchArmed, watchOff) {
+		return // never started
+	}
+	if sc.watchState.CompareAndSwap(watchRunning, watchStopping) {
+		_ = sc.c.SetReadDeadline(pastTime)
+	}
+	<-sc.watchDone
+	sc.armed = true // the read deadline set above is cleared before the next read
+	sc.watchState.Store(watchOff)
+}
+
+var epoch = time.Now()
+
+// monoNow reads the monotonic clock only: cheaper than time.Now.
+func monoNow() time.Duration { return time.Since(epoch) }
+
+// endCall ends the context of the call being served, if it has one.
+func (sc *serverConn) endCall(cause error) {
+	if cc := sc.cur.Load(); cc != nil {
+		cc.end(cause)
+	}
+}
+
 // lingerTimeout bounds how long a closing connection waits for the peer to
 // read what was last sent (see lingerClose).
 const lingerTimeout = time.Second
@@ -44,6 +217,31 @@ type serverConn struct {
 	m     *Master
 	c     *conn.Conn
 	state atomic.Uint64
+	// counted says the connection counts against MaxConnections; see
+	// Master.freeSlot.
+	counted atomic.Bool
+	// ioWait says the goroutine is blocked on the peer: ioRead or ioWrite
+	// in the low bits, and above them the sweep tick its wait counts from
+	// (earlier than now by the time already waited without a quantum of
+	// progress). ioStalled: the sweeper found it waited too long and cut
+	// the connection's I/O short. 0: not waiting.
+	ioWait atomic.Uint64
+	// Progress per direction, kept by the connection's goroutine: ticks
+	// waited and bytes moved since the last ProgressQuantum.
+	waited, moved [3]uint64
+	stalled       bool // the sweeper cut this connection; it closes
+	// Reused per call so streaming allocates nothing.
+	ew errWriter
+	pr progressReader
+	// cur is the context of the call being served, once its handler asked
+	// for one; the watcher and Close end it.
+	cur atomic.Pointer[callContext]
+	// The peer watcher (see watchPeer): its state, when the handler's
+	// request was read (monoNow), and its end.
+	watchState atomic.Int32
+	watchSince atomic.Int64
+	watchDone  chan struct{}
+	peerGone   atomic.Bool
 	// armed says a deadline may be set on c. Calls without a timeout, the
 	// common case, then cost no deadline updates at all: idle connections
 	// are timed by the master's sweeper, not by a read deadline re-armed
@@ -120,8 +318,8 @@ func (sc *serverConn) serve() {
 	}
 	sc.op.sc = sc
 	sc.op.c = c
-	sc.op.view.op = &sc.op
 	sc.op.remote = c.RemoteAddr()
+	sc.watchDone = make(chan struct{}, 1)
 
 	for {
 		// Deadlines are cleared before the state says idle, so a wake-up
@@ -186,7 +384,7 @@ func (sc *serverConn) refuse(state uint64) {
 		}
 	}
 	_ = c.SetWriteDeadline(time.Now().Add(lingerTimeout))
-	if writeStatus(c, frame.StatusShuttingDown, 0, msg) == nil {
+	if sc.writeStatus(frame.StatusShuttingDown, 0, msg) == nil {
 		lingerClose(c)
 	}
 }
@@ -213,37 +411,56 @@ func (sc *serverConn) handle(h frame.RequestHeader) bool {
 		sc.armed = !deadline.IsZero()
 	}
 
-	if m.cfg.MaxRequestSize > 0 && h.Length > uint64(m.cfg.MaxRequestSize) {
-		m.cfg.Logger.Warn("fastrpc: request too large; closing", "remote", c.RemoteAddr(), "length", h.Length, "limit", m.cfg.MaxRequestSize)
+	mt := m.reg.Load().byID[h.Method]
+	limit, name := uint64(max(m.cfg.MaxRequestSize, 0)), ""
+	if mt != nil {
+		limit, name = mt.maxReq, mt.name
+	}
+	if limit > 0 && h.Length > limit {
+		m.cfg.Logger.Warn("fastrpc: request too large; closing", "remote", c.RemoteAddr(), "method", name, "length", h.Length, "limit", limit)
 		if deadline.IsZero() {
 			_ = c.SetWriteDeadline(time.Now().Add(lingerTimeout))
 		}
-		msg := fmt.Sprintf("request of %d bytes exceeds the master's limit of %d bytes", h.Length, m.cfg.MaxRequestSize)
-		if writeStatus(c, frame.StatusRequestTooLarge, 0, msg) == nil {
+		msg := fmt.Sprintf("request of %d bytes exceeds the master's limit of %d bytes for this method; nothing was processed", h.Length, limit)
+		if sc.writeStatus(frame.StatusRequestTooLarge, 0, msg) == nil {
 			lingerClose(c)
 		}
 		return false
 	}
 
-	mt := m.reg.Load().byID[h.Method]
+	sc.startProgress(ioRead)
+	sc.startProgress(ioWrite)
 	if mt == nil {
-		if c.Discard(h.Length) != nil {
+		if sc.discard(h.Length) != nil {
+			if sc.stalled {
+				sc.logStall("")
+			}
 			return false
 		}
-		return writeStatus(c, frame.StatusUnknownMethod, 0, fmt.Sprintf("no method with ID %#016x is registered", h.Method)) == nil
+		return sc.writeStatus(frame.StatusUnknownMethod, 0, fmt.Sprintf("no method with ID %#016x is registered", h.Method)) == nil
 	}
 
 	op := &sc.op
 	op.reset(mt.name, h.Length, deadline)
+	if h.Length == 0 {
+		sc.armWatch()
+	}
 	err, panicked := sc.run(mt.handler, op)
+	if sc.watchState.Load() != watchOff {
+		sc.stopWatch()
+	}
 	op.release()
 
 	switch {
-	case op.broken:
-		// A response was started and not finished, or I/O failed.
+	case sc.stalled:
+		sc.logStall(mt.name)
+		return false
+	case op.broken || sc.peerGone.Load():
+		// A response was started and not finished, I/O failed, or the
+		// slave left.
 		return false
 	case panicked:
-		if !op.responded && writeStatus(c, frame.StatusHandlerPanic, 0, panicMessage) != nil {
+		if !op.responded && sc.writeStatus(frame.StatusHandlerPanic, 0, panicMessage) != nil {
 			return false
 		}
 	case err != nil:
@@ -261,17 +478,48 @@ func (sc *serverConn) handle(h frame.RequestHeader) bool {
 		if errors.As(err, &coder) {
 			code = coder.Code()
 		}
-		if writeStatus(c, status, code, msg) != nil {
+		if sc.writeStatus(status, code, msg) != nil {
 			return false
 		}
 	case !op.responded:
-		if writePayload(c, nil) != nil {
+		if sc.writePayload(nil) != nil {
 			return false
 		}
 	}
 	// Whatever the handler left unread is discarded so the next request
 	// starts on a frame boundary.
-	return c.Discard(op.left) == nil
+	if sc.discard(op.left) != nil {
+		if sc.stalled {
+			sc.logStall(mt.name)
+		}
+		return false
+	}
+	return true
+}
+
+// discard drops n payload bytes, counting progress for BodyTimeout.
+func (sc *serverConn) discard(n uint64) error {
+	c := sc.c
+	for n > 0 {
+		if b := c.Buffered(); b > 0 {
+			k := min(uint64(b), n)
+			_ = c.Discard(k) // buffered: no I/O
+			n -= k
+			continue
+		}
+		sc.await(ioRead)
+		err := c.WaitForData()
+		if e := sc.arrived(c.Buffered()); e != nil {
+			return e
+		}
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return err
+		}
+	}
+	return nil
 }
 
 // panicMessage is all a slave learns of a panic.
@@ -311,20 +559,43 @@ func (sc *serverConn) run(h HandlerFunc, op *IOOperator) (err error, panicked bo
 	return h(op), false
 }
 
-// writePayload writes and flushes a StatusOK response.
-func writePayload(c *conn.Conn, p []byte) error {
+// writePayload writes and flushes a StatusOK response, in pieces of
+// ProgressQuantum so that WriteTimeout sees a slow reader's progress.
+func (sc *serverConn) writePayload(p []byte) error {
+	c := sc.c
 	if err := c.WriteResponseHeader(frame.ResponseHeader{Status: frame.StatusOK, Length: uint64(len(p))}); err != nil {
 		return err
 	}
-	if _, err := c.Write(p); err != nil {
-		return err
+	for len(p) > 0 {
+		k := min(len(p), ProgressQuantum)
+		sc.await(ioWrite) // a write larger than the buffer's room blocks
+		_, err := c.Write(p[:k])
+		if e := sc.arrived(k); e != nil {
+			return e
+		}
+		if err != nil {
+			return err
+		}
+		p = p[k:]
 	}
-	return c.Flush()
+	return sc.flush()
+}
+
+// flush writes out the buffered response, counting the wait for
+// WriteTimeout.
+func (sc *serverConn) flush() error {
+	sc.await(ioWrite)
+	err := sc.c.Flush()
+	if e := sc.arrived(0); e != nil {
+		return e
+	}
+	return err
 }
 
 // writeStatus writes and flushes a response with a message, truncated to
 // frame.MaxErrorMessage.
-func writeStatus(c *conn.Conn, s frame.Status, code uint32, msg string) error {
+func (sc *serverConn) writeStatus(s frame.Status, code uint32, msg string) error {
+	c := sc.c
 	if len(msg) > frame.MaxErrorMessage {
 		msg = msg[:frame.MaxErrorMessage]
 	}
@@ -334,5 +605,5 @@ func writeStatus(c *conn.Conn, s frame.Status, code uint32, msg string) error {
 	if _, err := c.WriteString(msg); err != nil {
 		return err
 	}
-	return c.Flush()
+	return sc.flush()
 }

@@ -12,8 +12,10 @@ import (
 )
 
 // TestAllocations pins the typed layer's cost: over a loopback round trip
-// (master and slave in this process), a Small costs only what decoding it
-// needs: its one string, once on each side. The raw path costs nothing.
+// (master and slave in this process), a Small costs what decoding it
+// needs (its one string, once on each side) and the handler's own context
+// (one small allocation on the master: each call's context is its own, so
+// a handler may keep it). The raw path costs nothing.
 func TestAllocations(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates")
@@ -36,10 +38,10 @@ func TestAllocations(t *testing.T) {
 				t.Fatalf("%v %v", got, err)
 			}
 		})
-		require.LessOrEqual(t, n, 2.0, "%s: typed.Call", c.Name())
+		require.LessOrEqual(t, n, 3.0, "%s: typed.Call", c.Name())
 		stub := typed.NewMethod[Small, Small](s, c.Name(), c)
 		n = testing.AllocsPerRun(200, func() { _, _ = stub.Call(ctx, req) })
-		require.LessOrEqual(t, n, 2.0, "%s: Method.Call", c.Name())
+		require.LessOrEqual(t, n, 3.0, "%s: Method.Call", c.Name())
 	}
 	payload, err := codec.Msgpack.Append(nil, req)
 	require.NoError(t, err)

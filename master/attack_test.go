@@ -1,0 +1,394 @@
+package master_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/AmanTrance/FastRpc/frame"
+	"github.com/AmanTrance/FastRpc/master"
+	"github.com/AmanTrance/FastRpc/slave"
+)
+
+// Attacks and unlucky days beyond the classic hostile peers: a payload
+// dripped after a complete header, a peer that never reads, calls whose
+// slave walked away, and handlers that keep their context.
+
+// honestWithin checks that a fresh honest slave is served by m within d,
+// retrying while the master is full: slots held by an attacker must be
+// freed by the master's own limits, fast enough for an honest caller.
+func honestWithin(t *testing.T, m *master.Master, d time.Duration) {
+	t.Helper()
+	start := time.Now()
+	var last error
+	for time.Since(start) < d {
+		ctx, cancel := context.WithTimeout(context.Background(), d-time.Since(start))
+		s, err := slave.New(slave.Config{Address: m.Addr().String(), PoolSize: 1})
+		require.NoError(t, err)
+		resp, err := s.Call(ctx, "echo", []byte("honest"))
+		cancel()
+		_ = s.Close()
+		if err == nil {
+			require.Equal(t, "honest", string(resp))
+			return
+		}
+		last = err
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("an honest slave was not served within %v: %v", d, last)
+}
+
+// dripper sends a complete request header for method and then its payload
+// a few bytes at a time, until the master closes the connection or stop
+// is closed. It reports on closed when the master closed it.
+func dripper(t *testing.T, m *master.Master, method string, stop <-chan struct{}, closed chan<- time.Duration) {
+	nc := rawHandshake(t, m)
+	writeRequestHeader(t, nc, frame.RequestHeader{Method: frame.MethodID(method), Length: 1 << 20})
+	start := time.Now()
+	go func() {
+		defer nc.Close()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			if _, err := nc.Write([]byte("drip")); err != nil {
+				closed <- time.Since(start)
+				return
+			}
+		}
+	}()
+	go func() {
+		// The master's close shows as EOF (or a reset) on the read side.
+		_, _ = io.Copy(io.Discard, nc)
+		closed <- time.Since(start)
+	}()
+}
+
+func TestHostilePayloadDrip(t *testing.T) {
+	cfg := master.Config{MaxConnections: 4, HeaderTimeout: time.Second, IdleTimeout: time.Second, BodyTimeout: 300 * time.Millisecond}
+	hostileCase(t, cfg, func(t *testing.T, m *master.Master) {
+		require.NoError(t, m.Register("slowread", master.Info{}, func(op *master.IOOperator) error {
+			_, err := op.WriteTo(io.Discard) // a handler reading its payload as it comes
+			return err
+		}))
+		stop := make(chan struct{})
+		defer close(stop)
+		closed := make(chan time.Duration, 8)
+		// Every slot: two payloads the master discards (unknown method),
+		// two that a handler reads.
+		for _, method := range []string{"nosuch", "nosuch", "slowread", "slowread"} {
+			dripper(t, m, method, stop, closed)
+		}
+		honestWithin(t, m, time.Second)
+		for range 4 {
+			select {
+			case d := <-closed:
+				t.Logf("dripping connection closed after %v", d)
+			case <-time.After(5 * time.Second):
+				t.Fatal("a dripping connection was not closed by BodyTimeout")
+			}
+		}
+	})
+}
+
+func TestHostilePeerNeverReads(t *testing.T) {
+	cfg := master.Config{MaxConnections: 1, WriteTimeout: 300 * time.Millisecond}
+	hostileCase(t, cfg, func(t *testing.T, m *master.Master) {
+		// The only slot: a peer that asks for 16 MiB and never reads.
+		nc := rawHandshake(t, m)
+		writeRequestHeader(t, nc, frame.RequestHeader{Method: frame.MethodID("big")})
+		honestWithin(t, m, time.Second)
+		// Once the socket buffers are full the master gave up on it.
+		require.NoError(t, nc.SetReadDeadline(time.Now().Add(5*time.Second)))
+		_, err := io.Copy(io.Discard, nc)
+		var ne net.Error
+		require.False(t, errors.As(err, &ne) && ne.Timeout(), "the master kept writing to a peer that never reads")
+	})
+}
+
+// Progress-based: a slow but steady stream is never cut, however long it
+// takes in all.
+func TestBodyAndWriteTimeoutsAreProgressBased(t *testing.T) {
+	m := serveMaster(t, master.Config{BodyTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond},
+		map[string]master.HandlerFunc{"count": func(op *master.IOOperator) error {
+			n, err := op.WriteTo(io.Discard)
+			if err != nil {
+				return err
+			}
+			return op.WriteIOFromReader(zeros{}, int(n), 0)
+		}})
+	s := dialSlave(t, m.Addr().String(), slave.Config{PoolSize: 1})
+	const size = 3 << 20 // 3 MiB up and down, at 1 MiB/s each way: 6 s > 30 timeouts
+	body := &pacedReader{left: size, step: 64 << 10, every: 60 * time.Millisecond}
+	w := &pacedWriter{step: 64 << 10, every: 60 * time.Millisecond}
+	n, err := s.CallStream(callCtx(t), "count", body, size, w)
+	require.NoError(t, err)
+	require.Equal(t, int64(size), n)
+}
+
+// pacedReader yields left bytes, step at a time, sleeping every between
+// steps.
+type pacedReader struct {
+	left, step int
+	every      time.Duration
+	started    bool
+}
+
+func (r *pacedReader) Read(p []byte) (int, error) {
+	if r.left == 0 {
+		return 0, io.EOF
+	}
+	if r.started {
+		time.Sleep(r.every)
+	}
+	r.started = true
+	n := min(len(p), r.step, r.left)
+	clear(p[:n])
+	r.left -= n
+	return n, nil
+}
+
+// pacedWriter accepts step bytes per write, sleeping every between them.
+type pacedWriter struct {
+	step  int
+	every time.Duration
+}
+
+func (w *pacedWriter) Write(p []byte) (int, error) {
+	for done := 0; done < len(p); {
+		n := min(len(p)-done, w.step)
+		done += n
+		time.Sleep(w.every)
+	}
+	return len(p), nil
+}
+
+// A slave that gives up on a call frees the master's slot at once, and a
+// slave that disappears cancels the handler's context, even while a handler
+// ignoring its context still runs.
+func TestAbandonedCallsFreeSlotsAndCancelHandlers(t *testing.T) {
+	release := make(chan struct{})
+	var running atomic.Int32
+	cancelled := make(chan error, 1)
+	m := serveMaster(t, master.Config{MaxConnections: 4}, map[string]master.HandlerFunc{
+		"echo": echo,
+		"stubborn": func(op *master.IOOperator) error {
+			running.Add(1)
+			defer running.Add(-1)
+			if _, err := op.ReadAll(); err != nil {
+				return err
+			}
+			select { // ignores its context
+			case <-release:
+			case <-time.After(hangGuard):
+			}
+			return op.WriteNothing()
+		},
+		"watch": func(op *master.IOOperator) error {
+			select {
+			case <-op.Context().Done():
+				if !errors.Is(op.Context().Err(), context.Canceled) {
+					cancelled <- op.Context().Err()
+				}
+				cancelled <- context.Cause(op.Context())
+			case <-time.After(hangGuard):
+				cancelled <- errors.New("never cancelled")
+			}
+			return nil
+		},
+	})
+	defer close(release)
+
+	// One slave, one connection at a time, short deadlines: each call it
+	// abandons used to keep a slot until the handler returned.
+	// Twice as many stubborn handlers as slots end up running at once. (A
+	// redial can still beat the master to noticing the last departure:
+	// then it is refused, and tried again.)
+	s := dialSlave(t, m.Addr().String(), slave.Config{PoolSize: 1})
+	for i := 0; running.Load() < 8; i++ {
+		require.Less(t, i, 100, "stubborn handlers running: %d", running.Load())
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		_, err := s.Call(ctx, "stubborn", []byte("x"))
+		cancel()
+		if !errors.Is(err, slave.ErrOverloaded) {
+			require.ErrorIs(t, err, context.DeadlineExceeded)
+		}
+	}
+	honestWithin(t, m, time.Second)
+
+	// A call with no deadline whose slave closes the connection: the
+	// handler's context ends within milliseconds.
+	nc := rawHandshake(t, m)
+	writeRequestHeader(t, nc, frame.RequestHeader{Method: frame.MethodID("watch")})
+	time.Sleep(20 * time.Millisecond) // the handler is waiting
+	require.NoError(t, nc.Close())
+	select {
+	case err := <-cancelled:
+		require.ErrorIs(t, err, master.ErrSlaveGone)
+	case <-time.After(2 * time.Second):
+		t.Fatal("the handler's context was not cancelled when its slave left")
+	}
+}
+
+// Each call has its own context: one kept after the handler returned is
+// cancelled, keeps its call's deadline, no longer leads to the reused
+// IOOperator, and is race-free (go test -race).
+func TestHandlerContextIsItsOwn(t *testing.T) {
+	kept := make(chan context.Context, 4)
+	m := serveMaster(t, master.Config{}, map[string]master.HandlerFunc{
+		"keep": func(op *master.IOOperator) error {
+			ctx := op.Context()
+			go func() { // the common go audit(context.WithoutCancel(ctx))
+				_ = context.WithoutCancel(ctx).Value("k")
+			}()
+			kept <- ctx
+			return op.WriteNothing()
+		},
+	})
+	s := dialSlave(t, m.Addr().String(), slave.Config{PoolSize: 1})
+
+	ctx1, cancel1 := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel1()
+	_, err := s.Call(ctx1, "keep", nil)
+	require.NoError(t, err)
+	first := <-kept
+	dl1, ok := first.Deadline()
+	require.True(t, ok)
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // reads the kept context while the next calls run
+		defer wg.Done()
+		for range 1000 {
+			_ = first.Err()
+			_, _ = first.Deadline()
+			_ = master.OperatorFrom(first)
+		}
+	}()
+	for range 20 {
+		_, err := s.Call(callCtx(t), "keep", nil) // a different deadline each time
+		require.NoError(t, err)
+		<-kept
+	}
+	wg.Wait()
+
+	select {
+	case <-first.Done():
+	case <-time.After(time.Second):
+		t.Fatal("a kept context was not cancelled after its call")
+	}
+	require.ErrorIs(t, first.Err(), context.Canceled)
+	dl, ok := first.Deadline()
+	require.True(t, ok)
+	require.Equal(t, dl1, dl, "the kept context must keep its own call's deadline")
+	require.Nil(t, master.OperatorFrom(first), "a finished call's context must not lead to the next call's operator")
+}
+
+// A method may set its own request limit: an upload method accepts any
+// size while the master keeps a small default.
+func TestPerMethodRequestLimit(t *testing.T) {
+	m := master.New(master.Config{MaxRequestSize: 1 << 10})
+	count := func(op *master.IOOperator) error {
+		n, err := op.WriteTo(io.Discard)
+		if err != nil {
+			return err
+		}
+		return op.WriteIOFromBuffer([]byte{byte(n >> 20)})
+	}
+	require.NoError(t, m.Register("upload", master.Info{MaxRequestSize: -1}, count))
+	require.NoError(t, m.Register("tiny", master.Info{MaxRequestSize: 16}, count))
+	require.NoError(t, m.Register("default", master.Info{}, count))
+	serveOn(t, m, "127.0.0.1:0")
+	s := dialSlave(t, m.Addr().String(), slave.Config{PoolSize: 1, MaxRequestSize: -1})
+
+	const big = 8 << 20
+	var out bytes.Buffer
+	_, err := s.CallStream(callCtx(t), "upload", io.LimitReader(zeros{}, big), big, &out)
+	require.NoError(t, err)
+	require.Equal(t, []byte{big >> 20}, out.Bytes())
+
+	_, err = s.Call(callCtx(t), "tiny", make([]byte, 17))
+	require.ErrorIs(t, err, slave.ErrRequestTooLarge)
+	_, err = s.Call(callCtx(t), "default", make([]byte, 2<<10))
+	require.ErrorIs(t, err, slave.ErrRequestTooLarge)
+	_, err = s.Call(callCtx(t), "default", make([]byte, 1<<10))
+	require.NoError(t, err)
+}
+
+// A handler whose streamed response ends early is logged with what it
+// promised and what it sent.
+func TestEarlyEndedResponseIsLogged(t *testing.T) {
+	var logs syncBuffer
+	m := serveMaster(t, master.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))}, map[string]master.HandlerFunc{
+		"short": func(op *master.IOOperator) error {
+			return op.WriteIOFromReader(strings.NewReader("abc"), 10, 0)
+		},
+	})
+	s := dialSlave(t, m.Addr().String(), slave.Config{PoolSize: 1})
+	_, err := s.Call(callCtx(t), "short", nil)
+	require.Error(t, err)
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "ended early") }, hangGuard, time.Millisecond)
+	line := logs.String()
+	assert.Contains(t, line, "method=short")
+	assert.Contains(t, line, "promised=10")
+	assert.Contains(t, line, "sent=3")
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// Two names with one ID, and a name hashing to the reserved ID 0, are
+// refused; FNV-1a makes both impractical to find, so the hash is replaced.
+func TestRegisterRefusesIDCollisions(t *testing.T) {
+	defer master.SetMethodID(func(name string) uint64 {
+		switch name {
+		case "zero":
+			return 0
+		case "a", "b":
+			return 42
+		}
+		return frame.MethodID(name)
+	})()
+	m := master.New(master.Config{})
+	h := func(op *master.IOOperator) error { return nil }
+	err := m.Register("zero", master.Info{}, h)
+	require.ErrorIs(t, err, master.ErrIDCollision)
+	require.Contains(t, err.Error(), "reserved ID 0")
+	require.NoError(t, m.Register("a", master.Info{}, h))
+	err = m.Register("b", master.Info{}, h)
+	require.ErrorIs(t, err, master.ErrIDCollision)
+	require.Contains(t, err.Error(), `"a" and "b"`)
+	require.ErrorIs(t, m.Register("a", master.Info{}, h), master.ErrDuplicate)
+	names := []string{}
+	for _, c := range m.Capabilities() {
+		names = append(names, c.Name)
+	}
+	require.Equal(t, []string{frame.CapabilitiesName, "a"}, names, "a refused name must not be listed")
+}
