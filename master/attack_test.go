@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/AmanTrance/FastRpc/conn"
 	"github.com/AmanTrance/FastRpc/frame"
 	"github.com/AmanTrance/FastRpc/master"
 	"github.com/AmanTrance/FastRpc/slave"
@@ -176,9 +178,10 @@ func (w *pacedWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// A slave that gives up on a call frees the master's slot at once, and a
-// slave that disappears cancels the handler's context, even while a handler
-// ignoring its context still runs.
+// A slave that gives up on a call frees the master's slot, and a slave
+// that disappears cancels the handler's context, even while a handler
+// ignoring its context still runs; such handlers are bounded by
+// MaxConnections too.
 func TestAbandonedCallsFreeSlotsAndCancelHandlers(t *testing.T) {
 	release := make(chan struct{})
 	var running atomic.Int32
@@ -212,19 +215,21 @@ func TestAbandonedCallsFreeSlotsAndCancelHandlers(t *testing.T) {
 	})
 	defer close(release)
 
-	// One slave, one connection at a time, short deadlines: each call it
-	// abandons used to keep a slot until the handler returned.
-	// Twice as many stubborn handlers as slots end up running at once. (A
-	// redial can still beat the master to noticing the last departure:
-	// then it is refused, and tried again.)
+	// One slave, one connection at a time, calls it gives up on: each one
+	// it abandons used to keep a slot until the handler returned. Six
+	// stubborn handlers end up running at once, more than the four slots.
 	s := dialSlave(t, m.Addr().String(), slave.Config{PoolSize: 1})
-	for i := 0; running.Load() < 8; i++ {
+	for i := 0; running.Load() < 6; i++ {
 		require.Less(t, i, 100, "stubborn handlers running: %d", running.Load())
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		ctx, cancel := context.WithCancel(context.Background())
+		stop := time.AfterFunc(20*time.Millisecond, cancel)
 		_, err := s.Call(ctx, "stubborn", []byte("x"))
+		stop.Stop()
 		cancel()
+		// A redial can beat the master to noticing the last departure:
+		// then it is refused, and tried again.
 		if !errors.Is(err, slave.ErrOverloaded) {
-			require.ErrorIs(t, err, context.DeadlineExceeded)
+			require.ErrorIs(t, err, context.Canceled)
 		}
 	}
 	honestWithin(t, m, time.Second)
@@ -240,6 +245,70 @@ func TestAbandonedCallsFreeSlotsAndCancelHandlers(t *testing.T) {
 		require.ErrorIs(t, err, master.ErrSlaveGone)
 	case <-time.After(2 * time.Second):
 		t.Fatal("the handler's context was not cancelled when its slave left")
+	}
+}
+
+// Handlers whose slave left free their slots only up to MaxConnections of
+// them: beyond that they hold their slots as before, so a flood of
+// abandoned calls cannot grow the master's goroutines without bound.
+func TestAbandonedHandlersAreBounded(t *testing.T) {
+	release := make(chan struct{})
+	var running atomic.Int32
+	m := serveMaster(t, master.Config{MaxConnections: 2}, map[string]master.HandlerFunc{
+		"echo": echo,
+		"stubborn": func(op *master.IOOperator) error {
+			running.Add(1)
+			defer running.Add(-1)
+			select {
+			case <-release:
+			case <-time.After(hangGuard):
+			}
+			return nil
+		},
+	})
+	for range 20 {
+		nc, err := net.Dial("tcp", m.Addr().String())
+		require.NoError(t, err)
+		writePreface(t, nc, frame.Preface{Version: frame.Version})
+		writeRequestHeader(t, nc, frame.RequestHeader{Method: frame.MethodID("stubborn")})
+		time.Sleep(10 * time.Millisecond) // the handler runs, the watcher watches
+		require.NoError(t, nc.Close())
+	}
+	time.Sleep(50 * time.Millisecond)
+	require.LessOrEqual(t, running.Load(), int32(4), "more than twice MaxConnections handlers run")
+	require.GreaterOrEqual(t, running.Load(), int32(3), "abandoned calls freed no slot")
+	close(release)
+	require.Eventually(t, func() bool { return running.Load() == 0 }, hangGuard, time.Millisecond)
+	honestWithin(t, m, time.Second)
+}
+
+// WriteTimeout counts what a slow reader takes from the socket, not only
+// writes that return: the kernel wakes a blocked writer only after a large
+// part of its send buffer drained, and a steady reader above
+// ProgressQuantum per WriteTimeout is never cut, however large the
+// master's write buffer.
+func TestWriteTimeoutSeesSocketProgress(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the send queue is read on Linux only")
+	}
+	const size = 4 << 20
+	for _, wbuf := range []int{0, 8 << 20} {
+		m := serveMaster(t, master.Config{WriteTimeout: 100 * time.Millisecond, Conn: conn.Config{WriteBufferSize: wbuf}},
+			map[string]master.HandlerFunc{"big": func(op *master.IOOperator) error {
+				return op.WriteIOFromBuffer(make([]byte, size))
+			}})
+		nc := rawHandshake(t, m)
+		writeRequestHeader(t, nc, frame.RequestHeader{Method: frame.MethodID("big")})
+		// 64 KiB every 20 ms, about 3 MB/s: five times the floor of 64 KiB
+		// per 100 ms.
+		buf := make([]byte, 64<<10)
+		got := 0
+		for got < size+frame.ResponseHeaderSize {
+			n, err := io.ReadFull(nc, buf[:min(len(buf), size+frame.ResponseHeaderSize-got)])
+			got += n
+			require.NoError(t, err, "write buffer %d: cut after %d bytes", wbuf, got)
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 }
 
@@ -391,4 +460,95 @@ func TestRegisterRefusesIDCollisions(t *testing.T) {
 		names = append(names, c.Name)
 	}
 	require.Equal(t, []string{frame.CapabilitiesName, "a"}, names, "a refused name must not be listed")
+}
+
+// A kept context says the same before and after its standard parts are
+// built: Err alone builds nothing.
+func TestHandlerContextErrIsConsistent(t *testing.T) {
+	kept := make(chan context.Context, 2)
+	m := serveMaster(t, master.Config{}, map[string]master.HandlerFunc{
+		"keep": func(op *master.IOOperator) error {
+			kept <- op.Context()
+			return nil
+		},
+	})
+	s := dialSlave(t, m.Addr().String(), slave.Config{PoolSize: 1})
+	// Ended by its handler returning, before its deadline.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	_, err := s.Call(ctx, "keep", nil)
+	cancel()
+	require.NoError(t, err)
+	first := <-kept
+	require.ErrorIs(t, first.Err(), context.Canceled)
+	time.Sleep(60 * time.Millisecond) // its deadline passes
+	require.ErrorIs(t, first.Err(), context.Canceled, "the first cause stays")
+	<-first.Done()
+	require.ErrorIs(t, first.Err(), context.Canceled, "building Done does not change Err")
+	require.ErrorIs(t, context.Cause(first), context.Canceled)
+}
+
+// An error message longer than the write buffer, to a peer that pipelines
+// requests and never reads, is cut by WriteTimeout like any response.
+func TestLongErrorToPeerThatNeverReads(t *testing.T) {
+	cfg := master.Config{MaxConnections: 1, WriteTimeout: 200 * time.Millisecond}
+	hostileCase(t, cfg, func(t *testing.T, m *master.Master) {
+		long := strings.Repeat("e", 60<<10)
+		require.NoError(t, m.Register("fail", master.Info{}, func(op *master.IOOperator) error {
+			return op.WriteError(long)
+		}))
+		nc := rawHandshake(t, m)
+		go func() {
+			var hdr [frame.RequestHeaderSize]byte
+			frame.PutRequestHeader(hdr[:], frame.RequestHeader{Method: frame.MethodID("fail")})
+			for range 2000 {
+				if _, err := nc.Write(hdr[:]); err != nil {
+					return
+				}
+			}
+		}()
+		honestWithin(t, m, 2*time.Second)
+	})
+}
+
+// A slave that half-closes its side after its request still gets the
+// answer: the watcher cancels nothing it should not and closes nothing.
+func TestHalfClosedSlaveGetsItsAnswer(t *testing.T) {
+	m := serveMaster(t, master.Config{}, map[string]master.HandlerFunc{
+		"slow": func(op *master.IOOperator) error {
+			time.Sleep(20 * time.Millisecond) // long enough to be watched
+			return op.WriteIOFromBuffer([]byte("answer"))
+		},
+	})
+	nc := rawHandshake(t, m)
+	writeRequestHeader(t, nc, frame.RequestHeader{Method: frame.MethodID("slow")})
+	require.NoError(t, nc.(*net.TCPConn).CloseWrite())
+	h, body := readResponse(t, nc)
+	require.Equal(t, frame.StatusOK, h.Status)
+	require.Equal(t, "answer", string(body))
+}
+
+// Closing the master cancels running handlers' contexts with ErrClosed.
+func TestCloseCancelsHandlersWithErrClosed(t *testing.T) {
+	started := make(chan struct{})
+	cause := make(chan error, 1)
+	m := master.New(master.Config{})
+	require.NoError(t, m.Register("wait", master.Info{}, func(op *master.IOOperator) error {
+		ctx := op.Context()
+		close(started)
+		<-ctx.Done()
+		cause <- context.Cause(ctx)
+		return nil
+	}))
+	serveOn(t, m, "127.0.0.1:0")
+	s := dialSlave(t, m.Addr().String(), slave.Config{PoolSize: 1})
+	go func() { _, _ = s.Call(context.Background(), "wait", nil) }()
+	<-started
+	time.Sleep(10 * time.Millisecond) // the watcher watches too
+	require.NoError(t, m.Close())
+	select {
+	case err := <-cause:
+		require.ErrorIs(t, err, master.ErrClosed)
+	case <-time.After(hangGuard):
+		t.Fatal("Close did not cancel the handler's context")
+	}
 }

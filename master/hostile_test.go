@@ -37,15 +37,10 @@ func hostileCase(t *testing.T, cfg master.Config, attack func(t *testing.T, m *m
 
 	attack(t, m)
 
-	// An honest slave is served promptly after the attack.
-	s, err := slave.Dial(context.Background(), slave.Config{Address: m.Addr().String(), PoolSize: 1})
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	resp, err := s.Call(ctx, "echo", []byte("honest"))
-	cancel()
-	require.NoError(t, err, "an honest slave must be served within a second")
-	require.Equal(t, "honest", string(resp))
-	require.NoError(t, s.Close())
+	// An honest slave is served promptly after the attack (a slot the
+	// attack's last connection held may take the master a moment to see
+	// freed: honestWithin tries again within the second).
+	honestWithin(t, m, time.Second)
 
 	// Only the accept loop, the sweeper and the call watcher remain once
 	// the attackers are gone.

@@ -184,13 +184,20 @@ type Master struct {
 	shuttingDown atomic.Bool
 	closed       bool
 	connWG       sync.WaitGroup
-	nconns       atomic.Int64
-	done         chan struct{} // closed when shutdown begins
-	firstAddr    net.Addr
-	addrReady    chan struct{}
-	addrOnce     sync.Once
-	loaded       module.Loaded // modules loaded by FromJSON
-	cleanupOnce  sync.Once
+	// The sweeper and the call watcher run until stop closes: after every
+	// connection is gone, so they keep timing connections during a
+	// graceful shutdown.
+	bgWG        sync.WaitGroup
+	stop        chan struct{}
+	stopOnce    sync.Once
+	abandoned   atomic.Int64 // handlers still running whose slave left, slot freed
+	nconns      atomic.Int64
+	done        chan struct{} // closed when shutdown begins
+	firstAddr   net.Addr
+	addrReady   chan struct{}
+	addrOnce    sync.Once
+	loaded      module.Loaded // modules loaded by FromJSON
+	cleanupOnce sync.Once
 	// ticks counts the sweeper's ticks; sweeping says it runs. The
 	// timeouts in ticks are set by New; 0 is off.
 	ticks                            atomic.Uint64
@@ -211,6 +218,7 @@ func New(cfg Config) *Master {
 		done:      make(chan struct{}),
 		addrReady: make(chan struct{}),
 		watchWake: make(chan struct{}, 1),
+		stop:      make(chan struct{}),
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	m.timeSweeps()
@@ -457,10 +465,10 @@ func (m *Master) accept(nc net.Conn) {
 	m.connWG.Add(1)
 	if !m.sweeping {
 		m.sweeping = true
-		m.connWG.Add(1)
+		m.bgWG.Add(1)
 		go m.watchCalls()
 		if m.sweepPeriod > 0 {
-			m.connWG.Add(1)
+			m.bgWG.Add(1)
 			go m.sweep()
 		}
 	}
@@ -512,12 +520,12 @@ func (m *Master) timeSweeps() {
 // more for the shortest of the three timeouts) and the sweeper's own
 // scheduling delay. It ends when the master stops.
 func (m *Master) sweep() {
-	defer m.connWG.Done()
+	defer m.bgWG.Done()
 	t := time.NewTicker(m.sweepPeriod)
 	defer t.Stop()
 	for {
 		select {
-		case <-m.done:
+		case <-m.stop:
 			return
 		case <-t.C:
 		}
@@ -542,13 +550,13 @@ func (m *Master) sweep() {
 // that found no handler running, and the next armWatch wakes it. It ends
 // when the master stops.
 func (m *Master) watchCalls() {
-	defer m.connWG.Done()
+	defer m.bgWG.Done()
 	t := time.NewTimer(watchDelay)
 	defer t.Stop()
 	quiet := 0
 	for {
 		select {
-		case <-m.done:
+		case <-m.stop:
 			return
 		case <-t.C:
 		}
@@ -563,7 +571,7 @@ func (m *Master) watchCalls() {
 			m.watchIdle.Store(true)
 			if !m.scanCalls(monoNow()) {
 				select {
-				case <-m.done:
+				case <-m.stop:
 					return
 				case <-m.watchWake:
 				}
@@ -608,12 +616,36 @@ func (m *Master) forget(sc *serverConn) {
 }
 
 // freeSlot stops counting sc against MaxConnections, once: when its
-// goroutine ends, or earlier, when its slave left while a handler ignoring
-// its context still runs.
+// goroutine ends, or earlier (freeAbandoned).
 func (m *Master) freeSlot(sc *serverConn) {
 	if sc.counted.CompareAndSwap(true, false) {
 		m.nconns.Add(-1)
 	}
+	if sc.abandoned.CompareAndSwap(true, false) {
+		m.abandoned.Add(-1)
+	}
+}
+
+// freeAbandoned frees the slot of a connection whose slave left while its
+// handler still runs, so that handlers ignoring their context cannot lock
+// other slaves out. Such handlers are bounded too: beyond MaxConnections
+// of them, a connection keeps its slot until its handler returns, as
+// every connection did before, so at most twice MaxConnections handlers
+// run at once.
+func (m *Master) freeAbandoned(sc *serverConn) {
+	if m.cfg.MaxConnections > 0 && m.abandoned.Add(1) > int64(m.cfg.MaxConnections) {
+		m.abandoned.Add(-1)
+		return
+	}
+	sc.abandoned.Store(true)
+	if sc.counted.CompareAndSwap(true, false) {
+		m.nconns.Add(-1)
+	}
+}
+
+// stopBackground ends the sweeper and the call watcher.
+func (m *Master) stopBackground() {
+	m.stopOnce.Do(func() { close(m.stop) })
 }
 
 // Addr returns the address of the first listener Serve was given, waiting
@@ -657,6 +689,8 @@ func (m *Master) Shutdown(ctx context.Context) error {
 	select {
 	case <-finished:
 		m.cancel()
+		m.stopBackground()
+		m.bgWG.Wait()
 		return m.cleanup()
 	case <-ctx.Done():
 		_ = m.Close()
@@ -674,6 +708,12 @@ func (m *Master) Close() error {
 		close(m.done)
 	}
 	m.closed = true
+	// Handlers' contexts end first, with this cause; one made from now on
+	// starts ended.
+	m.cancel()
+	for sc := range m.conns {
+		sc.endCall(ErrClosed)
+	}
 	for ln := range m.listeners {
 		_ = ln.Close()
 	}
@@ -681,12 +721,6 @@ func (m *Master) Close() error {
 		_ = sc.c.Close()
 	}
 	m.mu.Unlock()
-	m.cancel()
-	// Handlers' contexts end too; one made from now on starts ended.
-	m.mu.Lock()
-	for sc := range m.conns {
-		sc.endCall(ErrClosed)
-	}
-	m.mu.Unlock()
+	m.stopBackground()
 	return m.cleanup()
 }

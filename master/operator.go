@@ -171,7 +171,27 @@ type operatorKey struct{}
 
 func (c *callContext) Deadline() (time.Time, bool) { return c.deadline, !c.deadline.IsZero() }
 func (c *callContext) Done() <-chan struct{}       { return c.inner().Done() }
-func (c *callContext) Err() error                  { return c.inner().Err() }
+
+// Err answers from the cause and the deadline until the standard context
+// exists, so a handler that only polls Err allocates nothing more.
+func (c *callContext) Err() error {
+	if s := c.std.Load(); s != nil {
+		return s.ctx.Err()
+	}
+	c.mu.Lock()
+	ended := c.ended
+	c.mu.Unlock()
+	switch {
+	case ended != nil:
+		if errors.Is(ended, context.DeadlineExceeded) {
+			return context.DeadlineExceeded
+		}
+		return context.Canceled
+	case !c.deadline.IsZero() && !time.Now().Before(c.deadline):
+		return context.DeadlineExceeded
+	}
+	return nil
+}
 
 // Value returns the IOOperator for OperatorFrom while the call runs, and
 // defers every other key to the standard context beneath.
@@ -193,12 +213,13 @@ func (c *callContext) inner() context.Context {
 	}
 	s := &stdContext{stopDeadline: func() {}}
 	s.ctx, s.cancel = context.WithCancelCause(context.Background())
+	// A cause recorded already wins over a deadline passed since, as Err
+	// said: the base is cancelled before the deadline is added.
+	if c.ended != nil && c.ended != context.DeadlineExceeded {
+		s.cancel(c.ended) // (a passed deadline is the child's, below)
+	}
 	if !c.deadline.IsZero() {
 		s.ctx, s.stopDeadline = context.WithDeadline(s.ctx, c.deadline)
-	}
-	if c.ended != nil {
-		s.cancel(c.ended)
-		s.stopDeadline()
 	}
 	c.std.Store(s)
 	return s.ctx
@@ -210,6 +231,9 @@ func (c *callContext) end(cause error) {
 	defer c.mu.Unlock()
 	if c.ended != nil {
 		return
+	}
+	if c.std.Load() == nil && !c.deadline.IsZero() && !time.Now().Before(c.deadline) {
+		cause = context.DeadlineExceeded // what Err already says
 	}
 	c.ended = cause
 	if s := c.std.Load(); s != nil {

@@ -66,7 +66,7 @@ func (sc *serverConn) arrived(n int) error {
 	case 0:
 		return nil
 	case ioStalled:
-		sc.stalled = true
+		sc.stalled, sc.stalledKind = true, w>>ioBits
 		return errStalled
 	}
 	if sc.moved[kind] += uint64(n); sc.moved[kind] >= ProgressQuantum {
@@ -94,21 +94,42 @@ func (sc *serverConn) interruptIfStalled(now uint64) {
 	default:
 		return
 	}
-	if limit == 0 || now < w>>ioBits+limit+2 {
+	if limit == 0 {
+		return
+	}
+	if w&ioMask == ioWrite {
+		// A blocked write returns only once the kernel has drained a
+		// large part of the send buffer, so a slow but steady reader shows
+		// its progress in the socket's send queue first: what it took
+		// since the last sample counts as progress.
+		if q, ok := sc.c.Unsent(); ok {
+			switch {
+			case sc.sampledWait != w:
+				sc.sampledWait, sc.sampledUnsent = w, q
+			case sc.sampledUnsent-q >= ProgressQuantum:
+				restarted := now<<ioBits | ioWrite
+				if sc.ioWait.CompareAndSwap(w, restarted) {
+					sc.sampledWait, sc.sampledUnsent = restarted, q
+				}
+				return
+			}
+		}
+	}
+	if now < w>>ioBits+limit+2 {
 		return
 	}
 	sc.claimMu.Lock()
 	defer sc.claimMu.Unlock()
-	if sc.ioWait.CompareAndSwap(w, ioStalled) {
+	if sc.ioWait.CompareAndSwap(w, (w&ioMask)<<ioBits|ioStalled) {
 		_ = sc.c.SetDeadline(pastTime)
 	}
 }
 
 // logStall reports a connection the sweeper cut.
 func (sc *serverConn) logStall(method string) {
-	if sc.moved[ioWrite] > 0 || sc.waited[ioWrite] > 0 || sc.op.responded {
-		sc.m.cfg.Logger.Warn("fastrpc: the slave read no response bytes within WriteTimeout; closing the connection",
-			"remote", sc.c.RemoteAddr(), "method", method, "timeout", sc.m.cfg.WriteTimeout)
+	if sc.stalledKind == ioWrite {
+		sc.m.cfg.Logger.Warn("fastrpc: the slave read less than ProgressQuantum of its response within WriteTimeout; closing the connection",
+			"remote", sc.c.RemoteAddr(), "method", method, "timeout", sc.m.cfg.WriteTimeout, "progress_quantum", ProgressQuantum)
 		return
 	}
 	sc.m.cfg.Logger.Warn("fastrpc: the request payload made no progress within BodyTimeout; closing the connection",
@@ -136,7 +157,7 @@ const watchDelay = time.Millisecond
 // either the slave leaving or bytes for later. No timer: one per call
 // costs a netpoller wake-up, about half a small call's time on loopback.
 func (sc *serverConn) armWatch() {
-	if sc.watchState.Load() != watchOff {
+	if sc.noWatch || sc.watchState.Load() != watchOff {
 		return
 	}
 	sc.watchSince.Store(int64(monoNow()))
@@ -164,18 +185,28 @@ func (sc *serverConn) watchIfSlow(now time.Duration) (armed bool) {
 // stays buffered for the connection's goroutine.
 func (sc *serverConn) watchPeer() {
 	err := sc.c.WaitForData()
+	for errors.Is(err, os.ErrDeadlineExceeded) && sc.clearWatchDeadline() {
+		// The call's deadline (the connection's read deadline) passed, not
+		// stopWatch's: the slave may still wait for a late answer, or
+		// leave, so keep watching.
+		err = sc.c.WaitForData()
+	}
 	if err != nil && sc.watchState.CompareAndSwap(watchRunning, watchGone) {
-		// The slave left, or the call's deadline (the connection's read
-		// deadline) passed: then the slave has given up too.
+		// The slave closed its side (or reset, or the master closed): no
+		// one will ask anything more on this connection. The handler's
+		// context ends and its slot is free; the connection is not closed
+		// here, so a slave that only half-closed still gets its answer,
+		// and the handler's goroutine closes it when the handler returns.
 		cause := ErrSlaveGone
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			cause = context.DeadlineExceeded
+		if sc.m.ctx.Err() != nil {
+			cause = ErrClosed
 		}
 		sc.peerGone.Store(true)
 		sc.endCall(cause)
-		sc.m.freeSlot(sc)
-		_ = sc.c.Close()
-		sc.m.cfg.Logger.Debug("fastrpc: the slave left, or the call's deadline passed, while its handler ran; its context is cancelled", "remote", sc.c.RemoteAddr(), "err", err)
+		sc.m.freeAbandoned(sc)
+		if cause == ErrSlaveGone {
+			sc.m.cfg.Logger.Debug("fastrpc: the slave left while its handler ran; its context is cancelled", "remote", sc.c.RemoteAddr(), "err", err)
+		}
 	}
 	sc.watchDone <- struct{}{}
 }
@@ -186,9 +217,11 @@ func (sc *serverConn) stopWatch() {
 	if sc.watchState.CompareAndSwap(watchArmed, watchOff) {
 		return // never started
 	}
+	sc.claimMu.Lock() // one step with the watcher's clearWatchDeadline
 	if sc.watchState.CompareAndSwap(watchRunning, watchStopping) {
 		_ = sc.c.SetReadDeadline(pastTime)
 	}
+	sc.claimMu.Unlock()
 	<-sc.watchDone
 	sc.armed = true // the read deadline set above is cleared before the next read
 	sc.watchState.Store(watchOff)
@@ -199,12 +232,28 @@ var epoch = time.Now()
 // monoNow reads the monotonic clock only: cheaper than time.Now.
 func monoNow() time.Duration { return time.Since(epoch) }
 
+// clearWatchDeadline removes the read deadline that interrupted the
+// watcher, unless stopWatch set it: then it reports false.
+func (sc *serverConn) clearWatchDeadline() bool {
+	sc.claimMu.Lock()
+	defer sc.claimMu.Unlock()
+	if sc.watchState.Load() != watchRunning {
+		return false
+	}
+	_ = sc.c.SetReadDeadline(time.Time{})
+	return true
+}
+
 // endCall ends the context of the call being served, if it has one.
 func (sc *serverConn) endCall(cause error) {
 	if cc := sc.cur.Load(); cc != nil {
 		cc.end(cause)
 	}
 }
+
+// lateAnswerGrace is how long after a call's deadline its answer may
+// still be written.
+const lateAnswerGrace = time.Second
 
 // lingerTimeout bounds how long a closing connection waits for the peer to
 // read what was last sent (see lingerClose).
@@ -217,19 +266,29 @@ type serverConn struct {
 	m     *Master
 	c     *conn.Conn
 	state atomic.Uint64
-	// counted says the connection counts against MaxConnections; see
-	// Master.freeSlot.
-	counted atomic.Bool
+	// counted says the connection counts against MaxConnections, and
+	// abandoned that it counts among Master.abandoned instead; see
+	// Master.freeSlot and freeAbandoned.
+	counted, abandoned atomic.Bool
 	// ioWait says the goroutine is blocked on the peer: ioRead or ioWrite
 	// in the low bits, and above them the sweep tick its wait counts from
 	// (earlier than now by the time already waited without a quantum of
-	// progress). ioStalled: the sweeper found it waited too long and cut
-	// the connection's I/O short. 0: not waiting.
+	// progress). ioStalled in the low bits (and the kind above them): the
+	// sweeper found it waited too long and cut the connection's I/O short.
+	// 0: not waiting.
 	ioWait atomic.Uint64
 	// Progress per direction, kept by the connection's goroutine: ticks
 	// waited and bytes moved since the last ProgressQuantum.
 	waited, moved [3]uint64
-	stalled       bool // the sweeper cut this connection; it closes
+	stalled       bool   // the sweeper cut this connection; it closes
+	stalledKind   uint64 // ioRead or ioWrite: which side stalled
+	// The send queue at the sweeper's last look at the write wait
+	// sampledWait, for interruptIfStalled; only the sweeper uses them.
+	sampledWait   uint64
+	sampledUnsent int
+	// noWatch: the connection cannot take read deadlines, which stopping
+	// the peer watcher needs, so it has none.
+	noWatch bool
 	// Reused per call so streaming allocates nothing.
 	ew errWriter
 	pr progressReader
@@ -320,6 +379,8 @@ func (sc *serverConn) serve() {
 	sc.op.c = c
 	sc.op.remote = c.RemoteAddr()
 	sc.watchDone = make(chan struct{}, 1)
+	// Stopping the peer watcher interrupts its read with a deadline.
+	sc.noWatch = c.SetReadDeadline(time.Time{}) != nil
 
 	for {
 		// Deadlines are cleared before the state says idle, so a wake-up
@@ -406,8 +467,16 @@ func (sc *serverConn) handle(h frame.RequestHeader) bool {
 		deadline = time.Now().Add(h.Timeout)
 	}
 	if !deadline.IsZero() || sc.armed {
-		// Replaces the header deadline with the call's own (or none).
-		_ = c.SetDeadline(deadline)
+		// Replaces the header deadline with the call's own (or none). An
+		// answer that misses the deadline by less than lateAnswerGrace
+		// still goes out: a slave that waits for it (see slave's drain)
+		// keeps the connection instead of dialling a new one.
+		_ = c.SetReadDeadline(deadline)
+		if deadline.IsZero() {
+			_ = c.SetWriteDeadline(deadline)
+		} else {
+			_ = c.SetWriteDeadline(deadline.Add(lateAnswerGrace))
+		}
 		sc.armed = !deadline.IsZero()
 	}
 
@@ -416,20 +485,20 @@ func (sc *serverConn) handle(h frame.RequestHeader) bool {
 	if mt != nil {
 		limit, name = mt.maxReq, mt.name
 	}
+	sc.startProgress(ioRead)
+	sc.startProgress(ioWrite)
 	if limit > 0 && h.Length > limit {
 		m.cfg.Logger.Warn("fastrpc: request too large; closing", "remote", c.RemoteAddr(), "method", name, "length", h.Length, "limit", limit)
 		if deadline.IsZero() {
 			_ = c.SetWriteDeadline(time.Now().Add(lingerTimeout))
 		}
-		msg := fmt.Sprintf("request of %d bytes exceeds the master's limit of %d bytes for this method; nothing was processed", h.Length, limit)
+		msg := fmt.Sprintf("request of %d bytes exceeds the master's limit of %d bytes; nothing was processed", h.Length, limit)
 		if sc.writeStatus(frame.StatusRequestTooLarge, 0, msg) == nil {
 			lingerClose(c)
 		}
 		return false
 	}
 
-	sc.startProgress(ioRead)
-	sc.startProgress(ioWrite)
 	if mt == nil {
 		if sc.discard(h.Length) != nil {
 			if sc.stalled {
@@ -602,7 +671,12 @@ func (sc *serverConn) writeStatus(s frame.Status, code uint32, msg string) error
 	if err := c.WriteResponseHeader(frame.ResponseHeader{Status: s, Code: code, Length: uint64(len(msg))}); err != nil {
 		return err
 	}
-	if _, err := c.WriteString(msg); err != nil {
+	sc.await(ioWrite) // a message longer than the buffer's room blocks
+	_, err := c.WriteString(msg)
+	if e := sc.arrived(len(msg)); e != nil {
+		return e
+	}
+	if err != nil {
 		return err
 	}
 	return sc.flush()
