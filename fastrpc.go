@@ -22,17 +22,46 @@ type MasterCapabilitiesDTO = frame.Capability
 // slave.RemoteError.
 type RemoteError = slave.RemoteError
 
-// Errors a call can return, usable with errors.Is; see package slave.
+// Errors a call can return, usable with errors.Is: the same values as
+// package slave's, where each is described.
 var (
-	ErrApplication      = slave.ErrApplication
-	ErrUnknownMethod    = slave.ErrUnknownMethod
-	ErrRequestTooLarge  = slave.ErrRequestTooLarge
-	ErrHandlerPanic     = slave.ErrHandlerPanic
-	ErrShuttingDown     = slave.ErrShuttingDown
-	ErrOverloaded       = slave.ErrOverloaded
+	// ErrApplication: the handler returned an error; see
+	// slave.ErrApplication.
+	ErrApplication = slave.ErrApplication
+	// ErrUnknownMethod: the master has no such method; see
+	// slave.ErrUnknownMethod.
+	ErrUnknownMethod = slave.ErrUnknownMethod
+	// ErrRequestTooLarge: over the master's or the slave's limit; see
+	// slave.ErrRequestTooLarge.
+	ErrRequestTooLarge = slave.ErrRequestTooLarge
+	// ErrHandlerPanic: the handler panicked; see slave.ErrHandlerPanic.
+	ErrHandlerPanic = slave.ErrHandlerPanic
+	// ErrPermissionDenied: the master's authorization refused the call,
+	// which was not processed; see slave.ErrPermissionDenied.
+	ErrPermissionDenied = slave.ErrPermissionDenied
+	// ErrShuttingDown: the master is stopping and did not process the
+	// request; see slave.ErrShuttingDown.
+	ErrShuttingDown = slave.ErrShuttingDown
+	// ErrOverloaded: the master refused a new connection at its limit; see
+	// slave.ErrOverloaded.
+	ErrOverloaded = slave.ErrOverloaded
+	// ErrResponseTooLarge: over the slave's MaxResponseSize; see
+	// slave.ErrResponseTooLarge.
 	ErrResponseTooLarge = slave.ErrResponseTooLarge
-	ErrConnection       = slave.ErrConnection
-	ErrClosed           = slave.ErrClosed
+	// ErrUnavailable: the request never reached a handler and is safe to
+	// send again; see slave.ErrUnavailable.
+	ErrUnavailable = slave.ErrUnavailable
+	// ErrDialBackoff: the slave did not dial, backing off after a failed
+	// dial; see slave.ErrDialBackoff.
+	ErrDialBackoff = slave.ErrDialBackoff
+	// ErrConnection: the connection failed during the call, which the
+	// master may have run; see slave.ErrConnection.
+	ErrConnection = slave.ErrConnection
+	// ErrProtocol: the master does not speak this protocol; see
+	// slave.ErrProtocol.
+	ErrProtocol = slave.ErrProtocol
+	// ErrClosed: the slave was closed; see slave.ErrClosed.
+	ErrClosed = slave.ErrClosed
 )
 
 // RpcMaster is the server. It has every method of *master.Master (Serve,

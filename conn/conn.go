@@ -176,6 +176,16 @@ func (c *Conn) WaitForData() error {
 	return err
 }
 
+// Unsent returns how many bytes written to the connection its socket
+// still holds, not yet acknowledged by the peer, where the system tells
+// (Linux; ok is false elsewhere, and for connections without a socket).
+// It does not block. A writer blocked on a slow reader is woken only once
+// a large part of the socket's send buffer has drained (a third of up to
+// several MiB), so a falling Unsent is how a caller sees the reader's
+// progress while the write is still blocked. It may be called
+// concurrently with a blocked Write.
+func (c *Conn) Unsent() (n int, ok bool) { return c.probe.unsent() }
+
 // Buffered returns how many received bytes are buffered and not yet read.
 func (c *Conn) Buffered() int { return c.br.Buffered() }
 

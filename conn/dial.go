@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/AmanTrance/FastRpc/frame"
+	"github.com/AmanTrance/FastRpc/internal/errtext"
 )
 
 // Dialer opens a network connection. *net.Dialer, *tls.Dialer and most
@@ -16,8 +17,8 @@ type Dialer interface {
 	DialContext(ctx context.Context, network, address string) (net.Conn, error)
 }
 
-// DefaultHandshakeTimeout bounds the dial and preface exchange when the
-// context passed to Dial has no deadline.
+// DefaultHandshakeTimeout bounds the dial and preface exchange of [Dial]
+// when its context has no deadline.
 const DefaultHandshakeTimeout = 10 * time.Second
 
 // Errors a master's preface can give; see [frame.HandshakeStatus].
@@ -30,25 +31,116 @@ var (
 	ErrMasterShuttingDown = errors.New("fastrpc: master is shutting down")
 )
 
+// Errors of a [DialWith] cut short by its own timeouts. Neither matches
+// context.DeadlineExceeded: that is kept for the end of the caller's
+// context.
+var (
+	// ErrDialTimeout means the Dialer did not connect within
+	// DialConfig.ConnectTimeout: the peer is down or unreachable, or the
+	// network drops packets.
+	ErrDialTimeout = errors.New("fastrpc: dial timed out")
+	// ErrNoPreface means the peer accepted the connection but sent no
+	// FastRpc preface within DialConfig.HandshakeTimeout. A FastRpc master
+	// sends its preface as soon as it accepts, so the peer is most likely
+	// not a FastRpc master (an HTTP server, say), or is stuck.
+	ErrNoPreface = errors.New("fastrpc: the peer sent no FastRpc preface in time")
+)
+
+// DialConfig is how [DialWith] opens a connection. A zero timeout leaves
+// that step bounded by the context only.
+type DialConfig struct {
+	// Conn sets the connection's buffer sizes and probing.
+	Conn Config
+	// ConnectTimeout bounds the Dialer's DialContext: the TCP connect,
+	// and the TLS handshake when the Dialer does one. When it passes, the
+	// error matches ErrDialTimeout.
+	ConnectTimeout time.Duration
+	// HandshakeTimeout bounds the FastRpc preface exchange once connected.
+	// When it passes, the error matches ErrNoPreface.
+	HandshakeTimeout time.Duration
+}
+
 // Dial opens a connection with d and performs the slave's side of the
 // handshake: it sends its preface and reads and checks the master's. The
 // whole exchange is bounded by ctx's deadline, or DefaultHandshakeTimeout.
+// See DialWith for timeouts of its own.
 func Dial(ctx context.Context, d Dialer, network, address string, cfg Config) (*Conn, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, DefaultHandshakeTimeout)
 		defer cancel()
 	}
-	nc, err := d.DialContext(ctx, network, address)
+	return DialWith(ctx, d, network, address, DialConfig{Conn: cfg})
+}
+
+// DialWith is Dial with its own bounds for each step (see DialConfig) on
+// top of ctx's. An error caused by the end of ctx matches ctx's error; one
+// caused by cfg's timeouts matches ErrDialTimeout or ErrNoPreface and not
+// context.DeadlineExceeded. A refusal in the master's preface matches
+// ErrMasterOverloaded or ErrMasterShuttingDown; a peer that does not speak
+// FastRpc gives frame.ErrBadMagic, another protocol version a
+// *frame.VersionError.
+func DialWith(ctx context.Context, d Dialer, network, address string, cfg DialConfig) (*Conn, error) {
+	cctx, cancel := withTimeout(ctx, cfg.ConnectTimeout)
+	nc, err := d.DialContext(cctx, network, address)
+	timedOut := cctx.Err() != nil
+	cancel()
 	if err != nil {
-		return nil, fmt.Errorf("fastrpc: connecting to the master: %w", withCtxErr(ctx, err))
+		if !ended(ctx) && (timedOut || errors.Is(err, context.DeadlineExceeded)) {
+			// Our own bound, or the Dialer's: the net error is shown, not
+			// wrapped, since it matches context.DeadlineExceeded.
+			after := ""
+			if timedOut {
+				after = fmt.Sprintf(" after %v", cfg.ConnectTimeout)
+			}
+			return nil, errtext.Errorf("connecting to the master: %w%s (%v)", ErrDialTimeout, after, err)
+		}
+		return nil, errtext.Errorf("connecting to the master: %w", withCtxErr(ctx, err))
 	}
-	c := New(nc, cfg)
-	if err := c.clientHandshake(ctx); err != nil {
+	c := New(nc, cfg.Conn)
+	hctx, cancel := withTimeout(ctx, cfg.HandshakeTimeout)
+	err = c.clientHandshake(hctx)
+	timedOut = hctx.Err() != nil
+	cancel()
+	if err != nil {
 		_ = nc.Close()
-		return nil, fmt.Errorf("fastrpc: handshake with %s: %w%s", address, withCtxErr(ctx, err), remoteTLSHint(err))
+		if !ended(ctx) && timedOut {
+			return nil, &matchError{
+				msg: fmt.Sprintf("fastrpc: the peer at %s sent no FastRpc preface within %v; is it a FastRpc master?",
+					address, cfg.HandshakeTimeout),
+				is: ErrNoPreface,
+			}
+		}
+		return nil, errtext.Errorf("handshake with %s: %w%s", address, withCtxErr(ctx, err), remoteTLSHint(err))
 	}
 	return c, nil
+}
+
+// matchError is an error whose message is msg and that matches is.
+type matchError struct {
+	msg string
+	is  error
+}
+
+func (e *matchError) Error() string        { return e.msg }
+func (e *matchError) Is(target error) bool { return target == e.is }
+
+// withTimeout is context.WithTimeout, or ctx itself when d is 0.
+func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if d <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, d)
+}
+
+// ended reports whether ctx is done or past its deadline (a socket
+// deadline taken from it can fire a moment before its own timer).
+func ended(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
 }
 
 // withCtxErr makes an error caused by ctx ending match ctx's error. Socket
@@ -95,6 +187,13 @@ func (c *Conn) clientHandshake(ctx context.Context) error {
 
 // remoteTLSHint explains a TLS alert from the master about this slave's
 // certificate: in TLS 1.3 it arrives only when the preface is read.
+//
+// A Go master says "certificate required" when the slave sent no
+// certificate, and a Go slave sends none either when it has none or when
+// the only ones it has are not signed by a CA the master names (the CAs
+// it trusts). Which one it was, the dialer knows: transport.TLSDialer
+// returns the alert with a ClientCertificateConfigured method. A
+// certificate that is sent and fails verification gets another alert.
 func remoteTLSHint(err error) string {
 	var oe *net.OpError
 	if !errors.As(err, &oe) || oe.Op != "remote error" {
@@ -102,9 +201,18 @@ func remoteTLSHint(err error) string {
 	}
 	switch oe.Err.Error() {
 	case "tls: certificate required":
-		return "; the master requires a client certificate (cert_file and key_file)"
-	case "tls: unknown certificate authority", "tls: bad certificate":
-		return "; the master does not trust this slave's client certificate"
+		var dialer interface{ ClientCertificateConfigured() bool }
+		switch {
+		case !errors.As(err, &dialer):
+			return "; the master requires a client certificate signed by a CA it trusts (cert_file and key_file); a Go client sends none if no CA the master names signed its own"
+		case dialer.ClientCertificateConfigured():
+			return "; the master requires a client certificate, and this slave's is not signed by a CA the master trusts, so it sent none"
+		}
+		return "; the master requires a client certificate: set cert_file and key_file"
+	case "tls: unknown certificate authority":
+		return "; the master does not trust the CA that signed this slave's client certificate"
+	case "tls: bad certificate":
+		return "; the master rejected this slave's client certificate (not trusted, or not valid for client authentication)"
 	case "tls: expired certificate":
 		return "; this slave's client certificate has expired"
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -401,4 +402,51 @@ func TestDialCancelRacesCompletion(t *testing.T) {
 	hc.mu.Lock()
 	defer hc.mu.Unlock()
 	assert.True(t, hc.deadline.IsZero(), "Dial returned a connection with deadline %v", hc.deadline)
+}
+
+// blockingDialer waits for its context to end, like a dial to a host that
+// drops packets.
+type blockingDialer struct{}
+
+func (blockingDialer) DialContext(ctx context.Context, _, _ string) (net.Conn, error) {
+	<-ctx.Done()
+	return nil, &net.OpError{Op: "dial", Net: "tcp", Err: ctx.Err()}
+}
+
+// DialWith's own timeouts give errors of their own, which do not match
+// context.DeadlineExceeded: the caller's context did not end.
+func TestDialWithOwnTimeouts(t *testing.T) {
+	t.Run("handshake", func(t *testing.T) {
+		addr := fakeMaster(t, silent(nil))
+		c, err := conn.DialWith(context.Background(), &net.Dialer{}, "tcp", addr, conn.DialConfig{HandshakeTimeout: 100 * time.Millisecond})
+		require.Error(t, err)
+		assert.Nil(t, c)
+		assert.ErrorIs(t, err, conn.ErrNoPreface)
+		assert.NotErrorIs(t, err, context.DeadlineExceeded)
+		assert.Equal(t, "fastrpc: the peer at "+addr+" sent no FastRpc preface within 100ms; is it a FastRpc master?", err.Error())
+	})
+	t.Run("connect", func(t *testing.T) {
+		c, err := conn.DialWith(context.Background(), blockingDialer{}, "tcp", "127.0.0.1:1", conn.DialConfig{ConnectTimeout: 50 * time.Millisecond})
+		require.Error(t, err)
+		assert.Nil(t, c)
+		assert.ErrorIs(t, err, conn.ErrDialTimeout)
+		assert.NotErrorIs(t, err, context.DeadlineExceeded)
+		assert.ErrorContains(t, err, "connecting to the master: dial timed out after 50ms")
+		assert.Equal(t, 1, strings.Count(err.Error(), "fastrpc: "), err.Error())
+	})
+	t.Run("the caller's deadline comes first", func(t *testing.T) {
+		addr := fakeMaster(t, silent(nil))
+		_, err := conn.DialWith(dialCtx(t, 50*time.Millisecond), &net.Dialer{}, "tcp", addr, conn.DialConfig{HandshakeTimeout: 5 * time.Second})
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.NotErrorIs(t, err, conn.ErrNoPreface)
+		_, err = conn.DialWith(dialCtx(t, 50*time.Millisecond), blockingDialer{}, "tcp", addr, conn.DialConfig{ConnectTimeout: 5 * time.Second})
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.NotErrorIs(t, err, conn.ErrDialTimeout)
+	})
+	t.Run("messages have one prefix", func(t *testing.T) {
+		addr := fakeMaster(t, answer(frame.HandshakeOverloaded, nil))
+		_, err := conn.DialWith(context.Background(), &net.Dialer{}, "tcp", addr, conn.DialConfig{HandshakeTimeout: time.Second})
+		assert.ErrorIs(t, err, conn.ErrMasterOverloaded)
+		assert.Equal(t, "fastrpc: handshake with "+addr+": master refused the connection: at its connection limit", err.Error())
+	})
 }

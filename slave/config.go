@@ -24,17 +24,18 @@ import (
 //
 // Missing fields take Config's defaults.
 type JSONConfig struct {
-	Network         string            `json:"network,omitempty"`
-	Address         string            `json:"address"`
-	Dialer          json.RawMessage   `json:"dialer,omitempty"`
-	Pool            json.RawMessage   `json:"pool,omitempty"`
-	PoolSize        int               `json:"pool_size,omitempty"`
-	DialTimeout     module.Duration   `json:"dial_timeout,omitempty"`
-	MaxRequestSize  int64             `json:"max_request_size,omitempty"`
-	MaxResponseSize int64             `json:"max_response_size,omitempty"`
-	Middleware      []json.RawMessage `json:"middleware,omitempty"`
-	ReadBufferSize  int               `json:"read_buffer_size,omitempty"`
-	WriteBufferSize int               `json:"write_buffer_size,omitempty"`
+	Network              string            `json:"network,omitempty"`
+	Address              string            `json:"address"`
+	Dialer               json.RawMessage   `json:"dialer,omitempty"`
+	Pool                 json.RawMessage   `json:"pool,omitempty"`
+	PoolSize             int               `json:"pool_size,omitempty"`
+	DialTimeout          module.Duration   `json:"dial_timeout,omitempty"`
+	MaxRequestSize       int64             `json:"max_request_size,omitempty"`
+	MaxResponseSize      int64             `json:"max_response_size,omitempty"`
+	MaxStreamRequestSize int64             `json:"max_stream_request_size,omitempty"`
+	Middleware           []json.RawMessage `json:"middleware,omitempty"`
+	ReadBufferSize       int               `json:"read_buffer_size,omitempty"`
+	WriteBufferSize      int               `json:"write_buffer_size,omitempty"`
 }
 
 // FromJSON builds a slave from a JSONConfig document, loading its modules
@@ -51,13 +52,14 @@ func FromJSON(ctx context.Context, data []byte) (*Slave, error) {
 		return nil, err
 	}
 	cfg := Config{
-		Network:         jc.Network,
-		Address:         jc.Address,
-		PoolSize:        jc.PoolSize,
-		DialTimeout:     jc.DialTimeout.D(),
-		MaxRequestSize:  jc.MaxRequestSize,
-		MaxResponseSize: jc.MaxResponseSize,
-		Conn:            conn.Config{ReadBufferSize: jc.ReadBufferSize, WriteBufferSize: jc.WriteBufferSize},
+		Network:              jc.Network,
+		Address:              jc.Address,
+		PoolSize:             jc.PoolSize,
+		DialTimeout:          jc.DialTimeout.D(),
+		MaxRequestSize:       jc.MaxRequestSize,
+		MaxStreamRequestSize: jc.MaxStreamRequestSize,
+		MaxResponseSize:      jc.MaxResponseSize,
+		Conn:                 conn.Config{ReadBufferSize: jc.ReadBufferSize, WriteBufferSize: jc.WriteBufferSize},
 	}
 	if len(jc.Dialer) > 0 {
 		d, err := module.LoadAs[conn.Dialer](ctx, "dialer", jc.Dialer)

@@ -21,7 +21,8 @@ var (
 	// name, or GetMasterCapabilities for what it serves.
 	ErrUnknownMethod = errors.New("fastrpc: master has no such method")
 	// ErrRequestTooLarge: the request exceeds the master's limit, or the
-	// slave's own MaxRequestSize (then nothing was sent).
+	// slave's own MaxRequestSize or MaxStreamRequestSize (then nothing was
+	// sent).
 	ErrRequestTooLarge = errors.New("fastrpc: request too large")
 	// ErrHandlerPanic: the handler panicked; the master logged the details.
 	ErrHandlerPanic = errors.New("fastrpc: handler panicked")
@@ -40,7 +41,11 @@ var (
 	// ErrPermissionDenied: the master's authorization refused the call; it
 	// was not processed.
 	ErrPermissionDenied = errors.New("fastrpc: permission denied")
-	// ErrProtocol: the master sent something that is not valid FastRpc.
+	// ErrProtocol: the master sent something that is not valid FastRpc
+	// (reserved bits set, an error message over frame.MaxErrorMessage, a
+	// malformed capabilities body), or something else than FastRpc
+	// answered the handshake (then frame.ErrBadMagic or a
+	// *frame.VersionError is in the chain too).
 	ErrProtocol = errors.New("fastrpc: protocol violation by the master")
 	// ErrUnavailable: the request never reached a handler, so it is safe
 	// to send again, later or to another master (gRPC's Unavailable). It is
@@ -50,8 +55,11 @@ var (
 	// answered "not processed" (ErrShuttingDown).
 	ErrUnavailable = errors.New("fastrpc: master unavailable; the request was not sent")
 	// ErrConnection: the connection failed after the request started to be
-	// sent. The master may or may not have processed it; the slave never
-	// re-sends it by itself.
+	// sent, or the master ended a response early (the error then says after
+	// how many of its bytes). The master may have run the call; the slave
+	// never re-sends it by itself. A call ended by its context's deadline
+	// or cancellation does not match ErrConnection but the context's error,
+	// and its text says whether the request had been sent.
 	ErrConnection = errors.New("fastrpc: connection failed during the call")
 )
 

@@ -7,22 +7,25 @@ import (
 	"io"
 	"net"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/AmanTrance/FastRpc/conn"
 	"github.com/AmanTrance/FastRpc/frame"
+	"github.com/AmanTrance/FastRpc/internal/errtext"
 	"github.com/AmanTrance/FastRpc/module"
 	"github.com/AmanTrance/FastRpc/poolimpl"
 )
 
 // Defaults for the zero Config.
 const (
-	DefaultPoolSize        = 4
-	DefaultDialTimeout     = 10 * time.Second
-	DefaultKeepAlive       = 30 * time.Second
-	DefaultMaxRequestSize  = 64 << 20
-	DefaultMaxResponseSize = 64 << 20
+	DefaultPoolSize         = 4
+	DefaultDialTimeout      = 10 * time.Second
+	DefaultHandshakeTimeout = 2 * time.Second
+	DefaultKeepAlive        = 30 * time.Second
+	DefaultMaxRequestSize   = 64 << 20
+	DefaultMaxResponseSize  = 64 << 20
 )
 
 // fullDuplexThreshold is the request size above which the request body is
@@ -49,9 +52,22 @@ type Config struct {
 	// Dialer opens connections; nil means a net.Dialer with DialTimeout and
 	// DefaultKeepAlive.
 	Dialer conn.Dialer
-	// DialTimeout bounds a dial and handshake when the call's context has
-	// no earlier deadline. 0 means DefaultDialTimeout.
+	// DialTimeout bounds opening a connection: the Dialer's connect, and
+	// its TLS handshake if it does one. A dial does not depend on the call
+	// that needed it: a call whose context ends first stops waiting, and
+	// the dial goes on and serves a later call. 0 means DefaultDialTimeout.
 	DialTimeout time.Duration
+	// HandshakeTimeout bounds waiting for the master's FastRpc preface once
+	// connected. A master sends it as soon as it accepts, so a peer silent
+	// for this long is not a FastRpc master (an HTTP server, say) or is
+	// stuck. 0 means DefaultHandshakeTimeout (2s: room for a master a
+	// second's round trip away, or slow to accept).
+	HandshakeTimeout time.Duration
+	// FailFast makes a call that needs a new connection fail at once with
+	// ErrDialBackoff while the slave backs off after failed dials. By
+	// default it waits for the next dial, within the backoff window and its
+	// context, and gets that dial's connection or error.
+	FailFast bool
 	// PoolSize is the most connections open to the master at once; callers
 	// beyond it wait. 0 means DefaultPoolSize.
 	PoolSize int
@@ -62,9 +78,17 @@ type Config struct {
 	//
 	// or see PoolByName and PoolFromConfig to pick one from a config.
 	Pool PoolFactory
-	// MaxRequestSize refuses bigger requests before sending anything.
-	// 0 means DefaultMaxRequestSize, matching the master's default.
+	// MaxRequestSize refuses bigger requests held in memory (Call,
+	// CallAppend, CallForBuffer) before sending anything. 0 means
+	// DefaultMaxRequestSize, matching the master's default. CallStream is
+	// not bounded by it; see MaxStreamRequestSize.
 	MaxRequestSize int64
+	// MaxStreamRequestSize refuses bigger CallStream requests before
+	// sending or reading anything. 0 (or a negative value) means no limit:
+	// a stream costs the slave bounded memory whatever its size, and the
+	// master, which enforces its own limit per method, refuses what it
+	// will not take as soon as it reads the request header.
+	MaxStreamRequestSize int64
 	// MaxResponseSize bounds responses read into memory (Call, CallAppend,
 	// CallForBuffer); CallStream is not bounded by it.
 	// 0 means DefaultMaxResponseSize.
@@ -85,6 +109,11 @@ type Slave struct {
 	closed atomic.Bool
 	invoke Invoker       // the middleware chain; nil without middleware
 	loaded module.Loaded // modules loaded by FromJSON
+	// Connections whose caller's deadline passed after the request went
+	// out, waiting for the late answer (see drain); Close ends them.
+	drainMu  sync.Mutex
+	draining map[*conn.Conn]struct{}
+	drains   sync.WaitGroup
 }
 
 // New returns a slave for cfg.Address. It does not connect: connections are
@@ -93,11 +122,17 @@ func New(cfg Config) (*Slave, error) {
 	if cfg.Address == "" {
 		return nil, errors.New("fastrpc: slave Config.Address is required")
 	}
+	if err := checkAddress(cfg); err != nil {
+		return nil, err
+	}
 	if cfg.Network == "" {
 		cfg.Network = "tcp"
 	}
 	if cfg.DialTimeout <= 0 {
 		cfg.DialTimeout = DefaultDialTimeout
+	}
+	if cfg.HandshakeTimeout <= 0 {
+		cfg.HandshakeTimeout = DefaultHandshakeTimeout
 	}
 	if cfg.Dialer == nil {
 		cfg.Dialer = &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: DefaultKeepAlive}
@@ -123,11 +158,14 @@ func New(cfg Config) (*Slave, error) {
 		cfg.Pool = poolimpl.MutexFactory(poolimpl.Options{})
 	}
 	s := &Slave{cfg: cfg}
+	s.gate.init(cfg.Address, cfg.FailFast, cfg.PoolSize, s.connect)
 	pool, err := cfg.Pool(s.dial, cfg.PoolSize)
 	if err != nil {
+		s.gate.close()
 		return nil, fmt.Errorf("fastrpc: building the connection pool: %w", err)
 	}
 	s.pool = pool
+	s.gate.watchQueue(func() int { return pool.Stats().Waiting })
 	s.buildChain()
 	return s, nil
 }
@@ -143,24 +181,6 @@ func Dial(ctx context.Context, cfg Config) (*Slave, error) {
 		return nil, err
 	}
 	return s, nil
-}
-
-// dial is the pool's DialFunc. Every dial passes the slave's dial gate:
-// after a failure, dials within a growing backoff window fail at once with
-// ErrDialBackoff, and one dial at a time probes whether the master is
-// back (see dialGate).
-func (s *Slave) dial(ctx context.Context) (*conn.Conn, error) {
-	probe, err := s.gate.enter(s.cfg.Address)
-	if err != nil {
-		return nil, err
-	}
-	dctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
-	c, err := conn.Dial(dctx, s.cfg.Dialer, s.cfg.Network, s.cfg.Address, s.cfg.Conn)
-	cancel()
-	// A dial cut short by the caller's own context says nothing about the
-	// master.
-	s.gate.done(probe, err, err != nil && ctx.Err() == nil)
-	return c, err
 }
 
 // Warm opens connections until the pool holds PoolSize of them, so the
@@ -188,7 +208,15 @@ func (s *Slave) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
-	return errors.Join(s.pool.Close(), s.loaded.Cleanup())
+	err := s.pool.Close()
+	s.gate.close() // dials in flight, and connections nobody took yet
+	s.drainMu.Lock()
+	for c := range s.draining {
+		_ = c.SetDeadline(pastTime)
+	}
+	s.drainMu.Unlock()
+	s.drains.Wait()
+	return errors.Join(err, s.loaded.Cleanup())
 }
 
 // PoolStats reports the connection pool's state.
@@ -203,7 +231,13 @@ func (s *Slave) CallForBuffer(method string, buf []byte) ([]byte, error) {
 // Call calls method with req as the request and returns the response in a
 // new slice. A deadline on ctx bounds the whole call, travels to the
 // master as the handler's deadline, and ends the call with an error
-// matching context.DeadlineExceeded when it passes.
+// matching context.DeadlineExceeded when it passes. A call whose deadline
+// passes while it waits for the answer returns at once, and its
+// connection is kept for the late answer, which is read and dropped in the
+// background (within a second, and up to 64 KiB; otherwise the connection
+// is closed): so timed-out calls do not cost new connections. A cancelled
+// call closes its connection, which tells the master to cancel the
+// handler.
 //
 // A call the master answers "not processed" (ErrShuttingDown: it is
 // stopping, or closed the idle connection the request crossed) is sent
@@ -228,8 +262,17 @@ func (s *Slave) CallAppend(ctx context.Context, method string, req []byte, dst [
 
 // CallStream calls method with a request of exactly size bytes read from
 // body, and copies the response into w as it arrives. Memory stays bounded
-// whatever the sizes; MaxResponseSize does not apply. It returns the number
-// of response bytes written to w.
+// whatever the sizes: MaxRequestSize and MaxResponseSize do not apply,
+// only MaxStreamRequestSize if set (and the master's own limit). It
+// returns the number of response bytes written to w.
+//
+// The body is read by a goroutine of its own while the response is read.
+// CallStream returns at its context's deadline or cancellation whatever
+// the body does, dropping the connection: a Read of the body that is
+// blocked then may still be under way after CallStream returns, and the
+// goroutine exits once it returns; the body is not read again after that.
+// Without a deadline or cancellation, a call whose body blocks waits for
+// it.
 func (s *Slave) CallStream(ctx context.Context, method string, body io.Reader, size int64, w io.Writer) (int64, error) {
 	if size < 0 {
 		return 0, fmt.Errorf("fastrpc: call %q: negative request size %d", method, size)
@@ -259,7 +302,7 @@ func (s *Slave) Capabilities(ctx context.Context) ([]frame.Capability, error) {
 	}
 	caps, err := frame.ParseCapabilities(b)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrProtocol, err)
+		return nil, errtext.Errorf("call %q: %w: %w", frame.CapabilitiesName, ErrProtocol, err)
 	}
 	return caps, nil
 }
@@ -278,10 +321,23 @@ type call struct {
 	reqLen   uint64
 	dst      []byte
 	w        io.Writer
-	got      int64 // bytes copied to w
-	dstStart int   // len(dst) before the response
-	broken   bool  // the request was not sent whole: c must not be reused
+	got      int64    // bytes copied to w
+	dstStart int      // len(dst) before the response
+	broken   bool     // the request was not sent whole: c must not be reused
+	progress progress // how far the request got, for errors
+	answered bool     // the response header was read: the rest is the response
 }
+
+// progress is how far a request got towards the master: what an error
+// says about whether the master may have run it.
+type progress int32
+
+const (
+	notSent    progress = iota // nothing was written
+	sending                    // writing started and did not finish
+	sent                       // written whole
+	sendFailed                 // the writer failed (the body, or the connection)
+)
 
 var pastTime = time.Unix(1, 0)
 
@@ -290,19 +346,23 @@ func (s *Slave) roundTrip(ctx context.Context, cl *call) error {
 		return ErrClosed
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("fastrpc: call %q: %w", cl.method, err)
+		return ended(cl.method, notSent, err, nil)
 	}
-	if s.cfg.MaxRequestSize > 0 && cl.reqLen > uint64(s.cfg.MaxRequestSize) {
-		return fmt.Errorf("fastrpc: call %q: %w: %d bytes, the slave's MaxRequestSize is %d; nothing was sent",
-			cl.method, ErrRequestTooLarge, cl.reqLen, s.cfg.MaxRequestSize)
+	limit, name := s.cfg.MaxRequestSize, "MaxRequestSize"
+	if cl.body != nil {
+		limit, name = s.cfg.MaxStreamRequestSize, "MaxStreamRequestSize"
+	}
+	if limit > 0 && cl.reqLen > uint64(limit) {
+		return errtext.Errorf("call %q: %w: %d bytes, the slave's %s is %d; nothing was sent",
+			cl.method, ErrRequestTooLarge, cl.reqLen, name, limit)
 	}
 	deadline, hasDeadline := ctx.Deadline()
 	if hasDeadline && time.Until(deadline) <= 0 {
-		return fmt.Errorf("fastrpc: call %q: %w", cl.method, context.DeadlineExceeded)
+		return ended(cl.method, notSent, context.DeadlineExceeded, nil)
 	}
 	c, timeout, err := s.connFor(ctx, deadline, hasDeadline)
 	if err != nil {
-		return fmt.Errorf("fastrpc: call %q: %w", cl.method, err)
+		return s.notConnected(ctx, cl.method, err)
 	}
 	err = s.attempt(ctx, cl, c, deadline, timeout)
 	// A master that closes a connection (shutting down, or idle too long)
@@ -316,11 +376,53 @@ func (s *Slave) roundTrip(ctx context.Context, cl *call) error {
 		if cerr != nil {
 			// Not sent again: both facts matter to the caller (errors.Is
 			// finds ErrShuttingDown, and the context's or the dial's error).
-			return fmt.Errorf("%w; not sent again: %w", err, cerr)
+			return errtext.Errorf("%w; not sent again: %w", err, cerr)
 		}
 		err = s.attempt(ctx, cl, c, deadline, timeout)
 	}
 	return err
+}
+
+// notConnected is the error of a call that got no connection, so sent
+// nothing.
+func (s *Slave) notConnected(ctx context.Context, method string, err error) error {
+	if cerr := ctxEnd(ctx); cerr != nil {
+		return ended(method, notSent, cerr, err)
+	}
+	return errtext.Errorf("call %q: %w", method, err)
+}
+
+// ctxEnd returns ctx's error, or context.DeadlineExceeded once its
+// deadline has passed: socket deadlines taken from ctx can fire a moment
+// before ctx's own timer.
+func ctxEnd(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+// ended is the error of a call whose context ended (cerr) at progress p.
+// It matches cerr, and cause too (the dial's error, say) when cause says
+// more than cerr; it does not match what the context's end did to the
+// connection. The text says whether the master may have run the call.
+func ended(method string, p progress, cerr, cause error) error {
+	var when string
+	switch p {
+	case notSent:
+		when = "before the request was sent"
+	case sent:
+		when = "after the request was sent; the master may have run it"
+	default:
+		when = "while the request was being sent; the master may have run it"
+	}
+	if cause == nil || cause == cerr || errtext.Text(cause) == cerr.Error() {
+		return errtext.Errorf("call %q: %w %s", method, cerr, when)
+	}
+	return errtext.Errorf("call %q: %w %s: %w", method, cerr, when, cause)
 }
 
 // maxNotProcessedRetries bounds how often a call answered "not processed"
@@ -357,19 +459,28 @@ func (s *Slave) connFor(ctx context.Context, deadline time.Time, hasDeadline boo
 // attempt makes one round trip on c, a connection from the pool, and gives
 // c back to the pool or drops it.
 func (s *Slave) attempt(ctx context.Context, cl *call, c *conn.Conn, deadline time.Time, timeout time.Duration) error {
-	cl.broken = false               // a previous attempt's, if any
-	_ = c.SetCallDeadline(deadline) // zero clears a previous call's
+	cl.broken, cl.progress, cl.answered = false, notSent, false // a previous attempt's, if any
+	_ = c.SetCallDeadline(deadline)                             // zero clears a previous call's
 	var stop func() bool
+	var fired chan struct{}
 	if ctx.Done() != nil {
-		// Cancellation interrupts blocked I/O; the connection is then dropped.
-		stop = context.AfterFunc(ctx, func() { _ = c.SetDeadline(pastTime) })
+		// Cancellation interrupts blocked I/O; the connection is then dropped
+		// or drained.
+		fired = make(chan struct{})
+		stop = context.AfterFunc(ctx, func() { _ = c.SetDeadline(pastTime); close(fired) })
 	}
 
-	err := s.exchange(c, frame.MethodID(cl.method), timeout, cl)
+	err := s.exchange(ctx, c, frame.MethodID(cl.method), timeout, cl)
 	// The cancellation must be stopped before c goes back to the pool. If it
-	// already fired (or is firing), c's deadline is or will be in the past,
-	// so c cannot be reused even though the exchange may have completed.
-	reusable := stop == nil || stop()
+	// already fired, c's deadline is or will be in the past: wait for that
+	// (a moment: it was started) and clear it, so that a call that
+	// completed, or is drained, keeps its connection.
+	if stop != nil && !stop() {
+		<-fired
+		_ = c.SetCallDeadline(time.Time{}) // the cache, which may already say zero
+		_ = c.SetDeadline(time.Time{})
+	}
+	reusable := !cl.broken
 	if err == nil {
 		if reusable {
 			s.pool.Release(c)
@@ -381,23 +492,93 @@ func (s *Slave) attempt(ctx context.Context, cl *call, c *conn.Conn, deadline ti
 	if re := asRemote(err); re != nil {
 		// The exchange completed; the connection is in a known state unless
 		// the master said it is closing it.
-		if !reusable || cl.broken || re.Status == frame.StatusShuttingDown || re.Status == frame.StatusRequestTooLarge {
+		if !reusable || re.Status == frame.StatusShuttingDown || re.Status == frame.StatusRequestTooLarge {
 			s.pool.Destroy(c)
 		} else {
 			s.pool.Release(c)
 		}
 		return err
 	}
+	if cerr := ctxEnd(ctx); cerr != nil {
+		// What the context's end did to the connection (a timeout, a
+		// closed socket) is not news to the caller.
+		if cerr == context.DeadlineExceeded && cl.progress == sent && !cl.answered && !cl.broken && cl.body == nil && cl.reqLen <= fullDuplexThreshold {
+			s.drain(c)
+		} else {
+			s.pool.Destroy(c)
+		}
+		return ended(cl.method, cl.progress, cerr, nil)
+	}
 	s.pool.Destroy(c)
-	cerr := ctx.Err()
-	if cerr == nil && !deadline.IsZero() && !time.Now().Before(deadline) {
-		// The socket deadline can fire a moment before ctx's own timer.
-		cerr = context.DeadlineExceeded
+	return errtext.Errorf("call %q: %w", cl.method, err)
+}
+
+// Bounds of drain: how long a late answer is waited for, and how large it
+// may be.
+const (
+	drainTimeout = time.Second
+	drainLimit   = 64 << 10
+)
+
+// drain keeps c, whose caller's deadline passed while it waited for the
+// answer, for the answer that is still coming: the master has the same
+// deadline, so a handler that honours it answers a moment later, and the
+// master writes answers up to a second late. The answer is read and
+// dropped in the background and c goes back to the pool; without that,
+// every timed-out call would cost a new connection (a dial, a handshake,
+// and a master slot). No answer within drainTimeout, one larger than
+// drainLimit, or any error, and c is closed, which also tells the master
+// that nobody waits any more. The caller has already returned. A
+// cancelled call (not a deadline) is not drained: closing is what tells
+// the master to cancel its handler.
+func (s *Slave) drain(c *conn.Conn) {
+	s.drainMu.Lock()
+	if s.closed.Load() {
+		s.drainMu.Unlock()
+		s.pool.Destroy(c)
+		return
 	}
-	if cerr != nil {
-		return fmt.Errorf("fastrpc: call %q: %w (%w)", cl.method, cerr, err)
+	if s.draining == nil {
+		s.draining = make(map[*conn.Conn]struct{})
 	}
-	return fmt.Errorf("fastrpc: call %q: %w", cl.method, err)
+	s.draining[c] = struct{}{}
+	s.drains.Add(1)
+	s.drainMu.Unlock()
+	go func() {
+		defer s.drains.Done()
+		ok := s.drainAnswer(c)
+		s.drainMu.Lock()
+		delete(s.draining, c)
+		s.drainMu.Unlock()
+		if ok && !s.closed.Load() {
+			s.pool.Release(c)
+		} else {
+			s.pool.Destroy(c)
+		}
+	}()
+}
+
+// drainAnswer reads and drops the next answer on c, and reports whether c
+// is in step again.
+func (s *Slave) drainAnswer(c *conn.Conn) bool {
+	s.drainMu.Lock() // one step with Close's interruption
+	if s.closed.Load() {
+		s.drainMu.Unlock()
+		return false
+	}
+	err := c.SetCallDeadline(time.Now().Add(drainTimeout))
+	s.drainMu.Unlock()
+	if err != nil {
+		return false
+	}
+	h, err := c.ReadResponseHeader()
+	if err != nil || h.Length > drainLimit || h.Status == frame.StatusShuttingDown || h.Status == frame.StatusRequestTooLarge {
+		return false
+	}
+	if c.Discard(h.Length) != nil {
+		return false
+	}
+	return c.SetCallDeadline(time.Time{}) == nil
 }
 
 // acquire takes a connection from the pool. The pool drops idle
@@ -412,48 +593,145 @@ func (s *Slave) acquire(ctx context.Context) (*conn.Conn, error) {
 }
 
 // exchange sends the request and reads the response on c. A *RemoteError
-// means the exchange completed and c is reusable; any other error leaves c
-// in an unknown state.
-func (s *Slave) exchange(c *conn.Conn, id uint64, timeout time.Duration, cl *call) error {
+// means the exchange completed and c is reusable unless cl.broken; any
+// other error leaves c in an unknown state. It records in cl.progress how
+// far the request got.
+func (s *Slave) exchange(ctx context.Context, c *conn.Conn, id uint64, timeout time.Duration, cl *call) error {
 	h := frame.RequestHeader{Method: id, Length: cl.reqLen, Timeout: timeout}
 	if err := c.WriteRequestHeader(h); err != nil {
 		return s.afterWriteFailure(c, cl, err)
 	}
 	if cl.body == nil && cl.reqLen <= fullDuplexThreshold {
+		cl.progress = sending
 		if _, err := c.Write(cl.req); err != nil {
 			return s.afterWriteFailure(c, cl, err)
 		}
 		if err := c.Flush(); err != nil {
 			return s.afterWriteFailure(c, cl, err)
 		}
+		cl.progress = sent
 		return s.readResponse(c, cl)
 	}
 
-	werr := make(chan error, 1)
-	go func(req []byte, body io.Reader, n uint64) {
-		err := writeBody(c, req, body, n)
-		if err != nil {
-			// The request will never be whole (body failed or ended early):
-			// half-close so the master sees it end and drops the connection,
-			// instead of both sides waiting for each other. An answer the
-			// master already sent can still be read.
-			_ = c.CloseWrite()
-		}
-		werr <- err
-	}(cl.req, cl.body, cl.reqLen)
+	// The request is written by a goroutine of its own while the response
+	// is read. The call does not wait for it once the call has failed or
+	// its context has ended: it may be blocked in a Read of the body, which
+	// only the body can end. Closing c then makes its socket writes fail,
+	// and w.stop keeps it from reading the body again.
+	w := &writer{done: make(chan struct{})}
+	w.state.Store(int32(sending))
+	body := cl.body
+	if body != nil {
+		w.body = stoppable{r: body, stop: &w.stop}
+		body = &w.body
+	}
+	go w.run(c, cl.req, body, cl.reqLen)
 	rerr := s.readResponse(c, cl)
-	answered := asRemote(rerr) != nil
-	if rerr != nil && !answered {
-		_ = c.SetWriteDeadline(pastTime) // unblock the writer; c is dropped anyway
-	}
-	if err := <-werr; err != nil {
+	if rerr != nil && asRemote(rerr) == nil {
+		// No answer: c is dropped, and the writer with it.
+		w.abandon(c)
 		cl.broken = true
-		if !answered {
-			// Without an answer from the master, the failed send is the story.
-			return fmt.Errorf("%w: sending the request: %w", ErrConnection, err)
+		if progress(w.state.Load()) == sendFailed && w.byBody {
+			// The body failed first (the master then dropped the request
+			// it could not complete): that is the story. A failed socket
+			// write says less than what the master did.
+			cl.progress = sending
+			return errtext.Errorf("%w: sending the request: %w", ErrConnection, w.err)
 		}
+		cl.progress = progress(w.state.Load())
+		return rerr
 	}
+	// Answered. c can carry another call only once the request is whole.
+	select {
+	case <-w.done:
+	case <-ctx.Done():
+		select {
+		case <-w.done:
+			// Finished all the same.
+			return s.afterWriter(w, cl, rerr)
+		default:
+		}
+		w.abandon(c)
+		cl.broken, cl.progress = true, sending
+		if rerr != nil {
+			return rerr // the master's answer is the story
+		}
+		return errCallEnded
+	}
+	return s.afterWriter(w, cl, rerr)
+}
+
+// afterWriter is the outcome of an answered call once its writer has
+// finished.
+func (s *Slave) afterWriter(w *writer, cl *call, rerr error) error {
+	if w.err != nil {
+		cl.broken, cl.progress = true, sending
+		if rerr == nil {
+			// A response without the whole request: the failed send is
+			// the story.
+			return errtext.Errorf("%w: sending the request: %w", ErrConnection, w.err)
+		}
+		return rerr
+	}
+	cl.progress = sent
 	return rerr
+}
+
+// errCallEnded stands for a call cut short by its context; attempt
+// reports the context's error instead.
+var errCallEnded = errors.New("fastrpc: the call's context ended")
+
+// writer writes a request's payload beside the reading of the response.
+type writer struct {
+	state  atomic.Int32 // a progress: sending, then sent or sendFailed
+	err    error        // the failure, set before state becomes sendFailed
+	byBody bool         // the body caused it, set with err
+	stop   atomic.Bool
+	body   stoppable
+	done   chan struct{} // closed once run returns
+}
+
+// run writes the payload, req or n bytes from body.
+func (w *writer) run(c *conn.Conn, req []byte, body io.Reader, n uint64) {
+	defer close(w.done)
+	if err := writeBody(c, req, body, n); err != nil {
+		// CopyFrom's io.ErrUnexpectedEOF is a body that ended early.
+		w.err, w.byBody = err, w.body.err != nil || err == io.ErrUnexpectedEOF
+		w.state.Store(int32(sendFailed))
+		// The request will never be whole (body failed or ended early):
+		// half-close so the master sees it end and drops the connection,
+		// instead of both sides waiting for each other. An answer the
+		// master already sent can still be read.
+		_ = c.CloseWrite()
+		return
+	}
+	w.state.Store(int32(sent))
+}
+
+// abandon stops waiting for the writer: the body is read no more once a
+// Read under way returns, and closing c makes the writer's socket writes
+// fail at once.
+func (w *writer) abandon(c *conn.Conn) {
+	w.stop.Store(true)
+	_ = c.Close()
+}
+
+// stoppable reads r until stop is set, and keeps r's failure.
+type stoppable struct {
+	r    io.Reader
+	stop *atomic.Bool
+	err  error // r's error other than io.EOF
+}
+
+func (s *stoppable) Read(p []byte) (int, error) {
+	if s.stop.Load() {
+		return 0, errCallEnded
+	}
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF {
+		s.err = err
+	}
+	return n, err
 }
 
 // writeBody sends the request payload: req, or n bytes from body.
@@ -492,17 +770,19 @@ func (s *Slave) afterWriteFailure(c *conn.Conn, cl *call, werr error) error {
 			return err
 		}
 	}
-	return fmt.Errorf("%w: sending the request: %w", ErrConnection, werr)
+	return errtext.Errorf("%w: sending the request: %w", ErrConnection, werr)
 }
 
 func (s *Slave) readResponse(c *conn.Conn, cl *call) error {
 	h, err := c.ReadResponseHeader()
 	if err != nil {
 		if errors.Is(err, frame.ErrReserved) {
-			return fmt.Errorf("%w: %w", ErrProtocol, err)
+			cl.answered = true // not in step: never drained
+			return errtext.Errorf("%w: %w", ErrProtocol, err)
 		}
-		return fmt.Errorf("%w: reading the response: %w", ErrConnection, err)
+		return errtext.Errorf("%w: reading the response: %w", ErrConnection, err)
 	}
+	cl.answered = true
 	if h.Status != frame.StatusOK {
 		return s.readRemoteError(c, cl, h)
 	}
@@ -510,35 +790,44 @@ func (s *Slave) readResponse(c *conn.Conn, cl *call) error {
 		n, err := c.CopyTo(cl.w, h.Length)
 		cl.got = n
 		if err != nil {
-			return fmt.Errorf("%w: streaming the response: %w", ErrConnection, err)
+			return cutShort("streaming the response", uint64(n), h.Length, err)
 		}
 		return nil
 	}
 	if s.cfg.MaxResponseSize > 0 && h.Length > uint64(s.cfg.MaxResponseSize) {
-		return fmt.Errorf("%w: %d bytes, MaxResponseSize is %d", ErrResponseTooLarge, h.Length, s.cfg.MaxResponseSize)
+		return errtext.Errorf("%w: %d bytes, MaxResponseSize is %d", ErrResponseTooLarge, h.Length, s.cfg.MaxResponseSize)
 	}
 	if h.Length > uint64(maxInt) {
-		return fmt.Errorf("%w: %d bytes do not fit in memory", ErrResponseTooLarge, h.Length)
+		return errtext.Errorf("%w: %d bytes do not fit in memory", ErrResponseTooLarge, h.Length)
 	}
 	n := int(h.Length)
 	start := len(cl.dst)
 	cl.dst = slices.Grow(cl.dst, n)[:start+n]
-	if err := c.ReadFull(cl.dst[start:]); err != nil {
+	if k, err := io.ReadFull(c, cl.dst[start:]); err != nil {
 		cl.dst = cl.dst[:start]
-		return fmt.Errorf("%w: reading the response: %w", ErrConnection, err)
+		return cutShort("reading the response", uint64(k), h.Length, err)
 	}
 	return nil
+}
+
+// cutShort is the error of a response payload that stopped after got of
+// its want bytes: the master ended it (EOF), or doing failed with err.
+func cutShort(doing string, got, want uint64, err error) error {
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return errtext.Errorf("%w: the master ended the response after %d of %d bytes", ErrConnection, got, want)
+	}
+	return errtext.Errorf("%w: %s after %d of %d bytes: %w", ErrConnection, doing, got, want, err)
 }
 
 const maxInt = int(^uint(0) >> 1)
 
 func (s *Slave) readRemoteError(c *conn.Conn, cl *call, h frame.ResponseHeader) error {
 	if h.Length > frame.MaxErrorMessage {
-		return fmt.Errorf("%w: error message of %d bytes exceeds %d", ErrProtocol, h.Length, frame.MaxErrorMessage)
+		return errtext.Errorf("%w: error message of %d bytes exceeds %d", ErrProtocol, h.Length, frame.MaxErrorMessage)
 	}
 	msg := make([]byte, h.Length)
 	if err := c.ReadFull(msg); err != nil {
-		return fmt.Errorf("%w: reading the error message: %w", ErrConnection, err)
+		return errtext.Errorf("%w: reading the error message: %w", ErrConnection, err)
 	}
 	return &RemoteError{Method: cl.method, Status: h.Status, Code: h.Code, Message: string(msg)}
 }

@@ -580,9 +580,9 @@ func TestRequestTooLarge(t *testing.T) {
 	require.Len(t, resp, 1024)
 	require.EqualValues(t, 1, called.Load())
 
-	// The default slave limit (64 MiB) refuses locally; the body is never
-	// read and the master never hears of it.
-	def := dialSlave(t, m, slave.Config{PoolSize: 1})
+	// A slave's MaxStreamRequestSize refuses a stream locally; the body is
+	// never read and the master never hears of it.
+	def := dialSlave(t, m, slave.Config{PoolSize: 1, MaxStreamRequestSize: 64 << 20})
 	before := def.PoolStats()
 	_, err = def.CallStream(ctx, "echo", failReader{t}, 64<<20+1, io.Discard)
 	require.ErrorIs(t, err, slave.ErrRequestTooLarge)

@@ -131,8 +131,17 @@ func (d *TLSDialer) config() (*tls.Config, error) {
 
 // DialContext implements conn.Dialer: it connects over TCP and completes
 // the TLS handshake, verifying the master's certificate, before returning
-// a *tls.Conn. Handshake failures are explained where the cause is
+// the connection. Handshake failures are explained where the cause is
 // recognisable (untrusted CA, wrong name, a master not speaking TLS).
+//
+// The connection is a thin wrapper of the *tls.Conn: its NetConn method
+// returns the *tls.Conn, and it has the *tls.Conn's other methods
+// (ConnectionState among them). In TLS 1.3 the master's verdict on the
+// client certificate arrives after the handshake, as an alert read with
+// the first response; the wrapper's Read returns such an alert with
+// whether this dialer had a client certificate to offer, so that the
+// slave's error can tell a missing certificate from one the master's CAs
+// did not sign (which a Go client does not send at all).
 func (d *TLSDialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
 	network, err := checkTCPNetwork("dialer.tls", network)
 	if err != nil {
@@ -148,8 +157,50 @@ func (d *TLSDialer) DialContext(ctx context.Context, network, address string) (n
 	if err != nil {
 		return nil, d.explain(err, address)
 	}
-	return nc, nil
+	tc, ok := nc.(*tls.Conn)
+	if !ok {
+		return nc, nil
+	}
+	return &tlsClientConn{Conn: tc, clientCert: len(cfg.Certificates) > 0 || cfg.GetClientCertificate != nil}, nil
 }
+
+// tlsClientConn is a slave's TLS connection; see TLSDialer.DialContext.
+type tlsClientConn struct {
+	*tls.Conn
+	clientCert bool // the dialer had a client certificate to offer
+}
+
+// Read reads from the *tls.Conn. A TLS alert from the master comes back
+// wrapped in a tlsAlertError.
+func (c *tlsClientConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if err != nil {
+		var oe *net.OpError
+		if errors.As(err, &oe) && oe.Op == "remote error" {
+			err = &tlsAlertError{err: err, clientCert: c.clientCert}
+		}
+	}
+	return n, err
+}
+
+// NetConn returns the *tls.Conn.
+func (c *tlsClientConn) NetConn() net.Conn { return c.Conn }
+
+// tlsAlertError is a TLS alert the master sent after the handshake. Its
+// text is the alert's, and it unwraps to crypto/tls's *net.OpError.
+type tlsAlertError struct {
+	err        error
+	clientCert bool
+}
+
+func (e *tlsAlertError) Error() string { return e.err.Error() }
+func (e *tlsAlertError) Unwrap() error { return e.err }
+
+// ClientCertificateConfigured reports whether the dialer had a client
+// certificate to offer (Certificates or GetClientCertificate); a Go client
+// offers one only if a CA the master names signed it. Package conn reads
+// it, through an interface, to explain the alert.
+func (e *tlsAlertError) ClientCertificateConfigured() bool { return e.clientCert }
 
 // explain adds what to do to handshake errors whose cause is clear.
 func (d *TLSDialer) explain(err error, address string) error {
