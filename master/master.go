@@ -52,7 +52,10 @@ type Config struct {
 	// WriteTimeout is BodyTimeout for the response: a slave that stops
 	// reading its answer (ProgressQuantum bytes or the rest within every
 	// WriteTimeout the master spends blocked writing) has its connection
-	// closed with a log line. 0 means DefaultWriteTimeout.
+	// closed with a log line. On Linux what the slave takes from the
+	// socket's send queue counts while a write is still blocked (the
+	// kernel wakes a writer only after much of the buffer drained).
+	// 0 means DefaultWriteTimeout.
 	WriteTimeout time.Duration
 	// IdleTimeout closes a connection that carries no request for this
 	// long, measured on a coarse clock: it closes within a quarter more
@@ -63,7 +66,11 @@ type Config struct {
 	// them. 0 means DefaultIdleTimeout.
 	IdleTimeout time.Duration
 	// MaxConnections bounds the connections served at once; beyond it a new
-	// connection gets a preface saying so and is closed.
+	// connection gets a preface saying so and is closed. A connection
+	// whose slave left while its handler runs stops counting at once, so
+	// a handler that ignores its context cannot lock other slaves out; up
+	// to MaxConnections such handlers run beyond the limit, and past that
+	// their connections count until the handlers return.
 	// 0 means DefaultMaxConnections.
 	MaxConnections int
 	// ShutdownTimeout is how long Start waits for in-flight calls after its
