@@ -15,55 +15,13 @@ import (
 
 	"github.com/AmanTrance/FastRpc/conn"
 	"github.com/AmanTrance/FastRpc/frame"
+	"github.com/AmanTrance/FastRpc/internal/testserve"
 )
 
 // prompt bounds how long an operation that should fail "promptly" may take.
 // It only keeps a broken implementation from hanging the test; it is not a
 // speed assertion.
 const prompt = 3 * time.Second
-
-// fakeMaster listens on loopback and runs serve, in its own goroutine, on
-// every connection it accepts. Each connection gets a deadline so a serve
-// function can never hang the test; the listener and every connection are
-// closed, and every serve has returned, when the test ends.
-func fakeMaster(t *testing.T, serve func(nc net.Conn)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, nc)
-			mu.Unlock()
-			_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer nc.Close()
-				serve(nc)
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		mu.Lock()
-		for _, nc := range conns {
-			_ = nc.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return ln.Addr().String()
-}
 
 func masterPreface(p frame.Preface) []byte {
 	b := make([]byte, frame.PrefaceSize)
@@ -100,7 +58,7 @@ func dialCtx(t *testing.T, d time.Duration) context.Context {
 
 func TestDialHandshakeOK(t *testing.T) {
 	got := make(chan []byte, 1)
-	addr := fakeMaster(t, answer(frame.HandshakeOK, got))
+	addr := testserve.RawTCP(t, answer(frame.HandshakeOK, got))
 
 	c, err := conn.Dial(dialCtx(t, 5*time.Second), &net.Dialer{}, "tcp", addr, conn.Config{})
 	require.NoError(t, err)
@@ -124,7 +82,7 @@ func TestDialLeavesNoDeadline(t *testing.T) {
 			hdr := make([]byte, frame.ResponseHeaderSize)
 			frame.PutResponseHeader(hdr, frame.ResponseHeader{Status: frame.StatusOK, Length: 3})
 			send := make(chan struct{})
-			addr := fakeMaster(t, func(nc net.Conn) {
+			addr := testserve.RawTCP(t, func(nc net.Conn) {
 				_, _ = nc.Write(masterPreface(frame.Preface{Version: frame.Version}))
 				_, _ = io.ReadFull(nc, make([]byte, frame.PrefaceSize))
 				<-send
@@ -172,7 +130,7 @@ func TestDialRefused(t *testing.T) {
 		{frame.HandshakeShuttingDown, conn.ErrMasterShuttingDown},
 	} {
 		t.Run(tc.status.String(), func(t *testing.T) {
-			addr := fakeMaster(t, answer(tc.status, nil))
+			addr := testserve.RawTCP(t, answer(tc.status, nil))
 			c, err := conn.Dial(dialCtx(t, 5*time.Second), &net.Dialer{}, "tcp", addr, conn.Config{})
 			require.Error(t, err)
 			assert.Nil(t, c)
@@ -181,7 +139,7 @@ func TestDialRefused(t *testing.T) {
 		})
 	}
 	t.Run("unknown status", func(t *testing.T) {
-		addr := fakeMaster(t, answer(frame.HandshakeStatus(7), nil))
+		addr := testserve.RawTCP(t, answer(frame.HandshakeStatus(7), nil))
 		c, err := conn.Dial(dialCtx(t, 5*time.Second), &net.Dialer{}, "tcp", addr, conn.Config{})
 		require.Error(t, err)
 		assert.Nil(t, c)
@@ -199,7 +157,7 @@ func TestDialNotFastRpc(t *testing.T) {
 		{"short", "HTTP", `"HTTP" then end of stream`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			addr := fakeMaster(t, func(nc net.Conn) {
+			addr := testserve.RawTCP(t, func(nc net.Conn) {
 				_, _ = io.WriteString(nc, tc.reply)
 				_ = nc.(*net.TCPConn).CloseWrite()
 				_, _ = io.Copy(io.Discard, nc)
@@ -212,7 +170,7 @@ func TestDialNotFastRpc(t *testing.T) {
 		})
 	}
 	t.Run("silent close", func(t *testing.T) {
-		addr := fakeMaster(t, func(nc net.Conn) {})
+		addr := testserve.RawTCP(t, func(nc net.Conn) {})
 		_, err := conn.Dial(dialCtx(t, 5*time.Second), &net.Dialer{}, "tcp", addr, conn.Config{})
 		require.Error(t, err)
 		assert.NotErrorIs(t, err, frame.ErrBadMagic, "nothing was received")
@@ -220,7 +178,7 @@ func TestDialNotFastRpc(t *testing.T) {
 }
 
 func TestDialVersionMismatch(t *testing.T) {
-	addr := fakeMaster(t, func(nc net.Conn) {
+	addr := testserve.RawTCP(t, func(nc net.Conn) {
 		_, _ = nc.Write(masterPreface(frame.Preface{Version: 2}))
 		_, _ = io.Copy(io.Discard, nc)
 	})
@@ -248,7 +206,7 @@ func silent(accepted chan<- struct{}) func(net.Conn) {
 }
 
 func TestDialSilentMasterDeadline(t *testing.T) {
-	addr := fakeMaster(t, silent(nil))
+	addr := testserve.RawTCP(t, silent(nil))
 	start := time.Now()
 	c, err := conn.Dial(dialCtx(t, 300*time.Millisecond), &net.Dialer{}, "tcp", addr, conn.Config{})
 	elapsed := time.Since(start)
@@ -261,7 +219,7 @@ func TestDialSilentMasterDeadline(t *testing.T) {
 // The socket deadline and the context's timer expire at the same moment;
 // whichever is seen first, the error must be the context's.
 func TestDialDeadlineAlwaysReportsContext(t *testing.T) {
-	addr := fakeMaster(t, silent(nil))
+	addr := testserve.RawTCP(t, silent(nil))
 	for i := range 30 {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(5+i%5)*time.Millisecond)
 		_, err := conn.Dial(ctx, &net.Dialer{}, "tcp", addr, conn.Config{})
@@ -273,7 +231,7 @@ func TestDialDeadlineAlwaysReportsContext(t *testing.T) {
 
 func TestDialCancelMidHandshake(t *testing.T) {
 	accepted := make(chan struct{}, 1)
-	addr := fakeMaster(t, silent(accepted))
+	addr := testserve.RawTCP(t, silent(accepted))
 	ctx, cancel := context.WithCancel(context.Background()) // no deadline: Dial's default applies
 	defer cancel()
 	go func() {
@@ -366,7 +324,7 @@ func (d hookDialer) DialContext(ctx context.Context, network, addr string) (net.
 // runs late: Dial must not hand out a connection that the late
 // interruption then breaks.
 func TestDialCancelRacesCompletion(t *testing.T) {
-	addr := fakeMaster(t, answer(frame.HandshakeOK, nil))
+	addr := testserve.RawTCP(t, answer(frame.HandshakeOK, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	interrupting := make(chan struct{})
@@ -417,7 +375,7 @@ func (blockingDialer) DialContext(ctx context.Context, _, _ string) (net.Conn, e
 // context.DeadlineExceeded: the caller's context did not end.
 func TestDialWithOwnTimeouts(t *testing.T) {
 	t.Run("handshake", func(t *testing.T) {
-		addr := fakeMaster(t, silent(nil))
+		addr := testserve.RawTCP(t, silent(nil))
 		c, err := conn.DialWith(context.Background(), &net.Dialer{}, "tcp", addr, conn.DialConfig{HandshakeTimeout: 100 * time.Millisecond})
 		require.Error(t, err)
 		assert.Nil(t, c)
@@ -435,7 +393,7 @@ func TestDialWithOwnTimeouts(t *testing.T) {
 		assert.Equal(t, 1, strings.Count(err.Error(), "fastrpc: "), err.Error())
 	})
 	t.Run("the caller's deadline comes first", func(t *testing.T) {
-		addr := fakeMaster(t, silent(nil))
+		addr := testserve.RawTCP(t, silent(nil))
 		_, err := conn.DialWith(dialCtx(t, 50*time.Millisecond), &net.Dialer{}, "tcp", addr, conn.DialConfig{HandshakeTimeout: 5 * time.Second})
 		assert.ErrorIs(t, err, context.DeadlineExceeded)
 		assert.NotErrorIs(t, err, conn.ErrNoPreface)
@@ -444,7 +402,7 @@ func TestDialWithOwnTimeouts(t *testing.T) {
 		assert.NotErrorIs(t, err, conn.ErrDialTimeout)
 	})
 	t.Run("messages have one prefix", func(t *testing.T) {
-		addr := fakeMaster(t, answer(frame.HandshakeOverloaded, nil))
+		addr := testserve.RawTCP(t, answer(frame.HandshakeOverloaded, nil))
 		_, err := conn.DialWith(context.Background(), &net.Dialer{}, "tcp", addr, conn.DialConfig{HandshakeTimeout: time.Second})
 		assert.ErrorIs(t, err, conn.ErrMasterOverloaded)
 		assert.Equal(t, "fastrpc: handshake with "+addr+": master refused the connection: at its connection limit", err.Error())

@@ -19,6 +19,7 @@ import (
 
 	"github.com/AmanTrance/FastRpc/conn"
 	"github.com/AmanTrance/FastRpc/frame"
+	"github.com/AmanTrance/FastRpc/internal/testserve"
 	"github.com/AmanTrance/FastRpc/master"
 	"github.com/AmanTrance/FastRpc/slave"
 )
@@ -400,7 +401,7 @@ func TestPerMethodRequestLimit(t *testing.T) {
 // A handler whose streamed response ends early is logged with what it
 // promised and what it sent.
 func TestEarlyEndedResponseIsLogged(t *testing.T) {
-	var logs syncBuffer
+	var logs testserve.SyncBuffer
 	m := serveMaster(t, master.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))}, map[string]master.HandlerFunc{
 		"short": func(op *master.IOOperator) error {
 			return op.WriteIOFromReader(strings.NewReader("abc"), 10, 0)
@@ -414,23 +415,6 @@ func TestEarlyEndedResponseIsLogged(t *testing.T) {
 	assert.Contains(t, line, "method=short")
 	assert.Contains(t, line, "promised=10")
 	assert.Contains(t, line, "sent=3")
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // Two names with one ID, and a name hashing to the reserved ID 0, are

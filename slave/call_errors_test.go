@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/AmanTrance/FastRpc/conn"
 	"github.com/AmanTrance/FastRpc/frame"
 	"github.com/AmanTrance/FastRpc/internal/testcert"
+	"github.com/AmanTrance/FastRpc/internal/testserve"
 	"github.com/AmanTrance/FastRpc/master"
 	"github.com/AmanTrance/FastRpc/slave"
 	"github.com/AmanTrance/FastRpc/transport"
@@ -239,46 +239,8 @@ func callRawServer(t *testing.T, serve func(c net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	callRawServe(t, ln, serve)
+	testserve.Raw(t, ln, serve)
 	return ln.Addr().String()
-}
-
-// callRawServe accepts connections on ln and runs serve on each, until the
-// test ends.
-func callRawServe(t *testing.T, ln net.Listener, serve func(c net.Conn)) {
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		conns []net.Conn
-	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				serve(c)
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
 }
 
 // callReadRequest reads one request from a slave and drops its payload.
@@ -422,7 +384,7 @@ func TestCallProtocolErrors(t *testing.T) {
 func TestCallNotSentAgainErrorText(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	callRawServe(t, ln, callHandshake(func(c net.Conn) {
+	testserve.Raw(t, ln, callHandshake(func(c net.Conn) {
 		if _, err := callReadRequest(c); err != nil {
 			return
 		}

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/AmanTrance/FastRpc/frame"
+	"github.com/AmanTrance/FastRpc/internal/testserve"
 	"github.com/AmanTrance/FastRpc/master"
 	"github.com/AmanTrance/FastRpc/slave"
 )
@@ -30,50 +30,11 @@ func oneFastRpcPrefix(t *testing.T, msg string) {
 	assert.Equal(t, 1, strings.Count(msg, "fastrpc: "), "%q", msg)
 }
 
-// listenRaw accepts loopback connections and runs serve on each, until
-// the test ends; it returns the address.
-func listenRaw(t *testing.T, serve func(nc net.Conn)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, nc)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				serve(nc)
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		mu.Lock()
-		for _, nc := range conns {
-			_ = nc.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return ln.Addr().String()
-}
-
 // Issue 13, item 4: a peer that accepts and says nothing (a plain HTTP
 // server, or any silent listener) is answered within HandshakeTimeout,
 // not DialTimeout, with an error that says what is wrong.
 func TestDialSilentPeer(t *testing.T) {
-	silent := listenRaw(t, func(nc net.Conn) { _, _ = io.Copy(io.Discard, nc) })
+	silent := testserve.RawTCP(t, func(nc net.Conn) { _, _ = io.Copy(io.Discard, nc) })
 	web := httptest.NewServer(http.NotFoundHandler())
 	t.Cleanup(web.Close)
 	for name, addr := range map[string]string{
@@ -116,7 +77,7 @@ func TestDialSilentPeer(t *testing.T) {
 // and leaves no goroutine behind.
 func TestDialCloseDuringHandshake(t *testing.T) {
 	accepted := make(chan struct{}, 1)
-	addr := listenRaw(t, func(nc net.Conn) {
+	addr := testserve.RawTCP(t, func(nc net.Conn) {
 		accepted <- struct{}{}
 		_, _ = io.Copy(io.Discard, nc)
 	})
@@ -180,7 +141,7 @@ func TestDialErrors(t *testing.T) {
 		"version":   preface(frame.Preface{Version: frame.Version + 1}),
 	} {
 		t.Run(name, func(t *testing.T) {
-			addr := listenRaw(t, func(nc net.Conn) {
+			addr := testserve.RawTCP(t, func(nc net.Conn) {
 				_, _ = nc.Write(reply)
 				_, _ = io.Copy(io.Discard, nc)
 			})

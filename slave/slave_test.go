@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/AmanTrance/FastRpc/frame"
+	"github.com/AmanTrance/FastRpc/internal/testserve"
 	"github.com/AmanTrance/FastRpc/master"
 	"github.com/AmanTrance/FastRpc/slave"
 )
@@ -218,29 +219,11 @@ func TestHandlerErrors(t *testing.T) {
 	require.EqualValues(t, 1, s.PoolStats().Dials, "an application error cost the connection")
 }
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // 5. A panic becomes ErrHandlerPanic with a generic message; the details go
 // to the master's log only, and the master and connection keep serving.
 func TestHandlerPanic(t *testing.T) {
 	const secret = "secret-panic-detail-4711"
-	var logs syncBuffer
+	var logs testserve.SyncBuffer
 	m := serveMaster(t, master.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))}, map[string]master.HandlerFunc{
 		"panic": func(op *master.IOOperator) error { panic(secret) },
 		"panicafterread": func(op *master.IOOperator) error {
