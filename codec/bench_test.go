@@ -3,6 +3,8 @@ package codec_test
 import (
 	"fmt"
 	"testing"
+
+	"github.com/AmanTrance/FastRpc/codec"
 )
 
 type benchSmall struct {
@@ -62,4 +64,37 @@ func BenchmarkCodec(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkWeigh measures the walk that weighs a payload against its
+// target type before decoding (payloads too small to matter skip it), and
+// for msgpack the plain validity scan it replaces.
+func BenchmarkWeigh(b *testing.B) {
+	v := benchValues()["medium"]
+	for _, c := range []codec.Codec{codec.Msgpack, codec.CBOR} {
+		data, err := c.Append(nil, v)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(c.Name(), func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(data)))
+			var m benchMedium
+			for b.Loop() {
+				if _, err := codec.Estimate(c, data, &m); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	data, _ := codec.Msgpack.Append(nil, v)
+	b.Run("msgpack-scan", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			if err := codec.ScanMsgpack(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

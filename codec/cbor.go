@@ -2,16 +2,23 @@ package codec
 
 import (
 	"bytes"
-	"fmt"
 	"sync"
 
 	"github.com/fxamacker/cbor/v2"
 
+	"github.com/AmanTrance/FastRpc/internal/errtext"
 	"github.com/AmanTrance/FastRpc/module"
 )
 
 // cborCodec is CBOR on github.com/fxamacker/cbor/v2, with one EncMode and
 // one DecMode built at start-up.
+//
+// The library checks well-formedness and its limits before decoding, but
+// then sizes slices and maps from the counts the input declares, and
+// carries on past errors, allocating an error value per element that does
+// not fit. Unmarshal therefore first walks the bytes alongside the target
+// type (weigher.cbor) and refuses payloads whose decoding would allocate
+// more than AllocBound.
 type cborCodec struct{}
 
 func (cborCodec) FastRpcModule() module.Info { return moduleInfo(NameCBOR, cborCodec{}) }
@@ -63,14 +70,35 @@ func (cborCodec) Append(dst []byte, v any) ([]byte, error) {
 	*b = bytes.Buffer{}
 	cborBuffers.Put(b)
 	if err != nil {
-		return dst, fmt.Errorf("cbor: encoding %T: %w", v, err)
+		return dst, errtext.Errorf("cbor: encoding %T: %w", v, err)
 	}
 	return out, nil
 }
 
 func (cborCodec) Unmarshal(data []byte, v any) error {
+	// A payload too small to cost more than the bound whatever it holds
+	// is not weighed.
+	if ti, target := targetInfo(cCBOR, v); ti != nil && !ti.cheap(len(data)) {
+		w := weighers.Get().(*weigher)
+		w.reset(cCBOR, ti)
+		err := w.walk(data)
+		if err == nil {
+			err = w.refuse(target, len(data))
+		} else if werr := cborDec.Wellformed(data); werr != nil {
+			// The library's words for what is wrong.
+			err = errtext.Errorf("cbor: decoding into %T: %w", v, werr)
+		} else {
+			// Never expected (FuzzWeighCBOR checks): refused
+			// rather than decoded unweighed.
+			err = errtext.Errorf("cbor: decoding into %T: %w", v, err)
+		}
+		weighers.Put(w)
+		if err != nil {
+			return err
+		}
+	}
 	if err := cborDec.Unmarshal(data, v); err != nil {
-		return fmt.Errorf("cbor: decoding into %T: %w", v, err)
+		return errtext.Errorf("cbor: decoding into %T: %w", v, err)
 	}
 	return nil
 }

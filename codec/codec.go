@@ -3,10 +3,10 @@ package codec
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"sync"
 
+	"github.com/AmanTrance/FastRpc/internal/errtext"
 	"github.com/AmanTrance/FastRpc/module"
 )
 
@@ -97,22 +97,22 @@ func Lookup(name string) (Codec, error) {
 	id := module.ID(Namespace + "." + name)
 	if _, err := module.Lookup(id); err != nil {
 		if errors.Is(err, module.ErrNotFound) {
-			return nil, fmt.Errorf("codec %q: %w; known codecs: %s (add one with module.Register under %q)",
+			return nil, errtext.Errorf("codec %q: %w; known codecs: %s (add one with module.Register under %q)",
 				name, module.ErrNotFound, known(), Namespace+".<name>")
 		}
-		return nil, fmt.Errorf("codec %q: %w", name, err)
+		return nil, errtext.Errorf("codec %q: %w", name, err)
 	}
 	m, err := module.New(context.Background(), Namespace, name)
 	if err != nil {
-		return nil, fmt.Errorf("codec %q: %w", name, err)
+		return nil, errtext.Errorf("codec %q: %w", name, err)
 	}
 	c, ok := m.(Codec)
 	if !ok {
 		_ = module.Cleanup(m)
-		return nil, fmt.Errorf("codec %q: module %q (%T) does not implement codec.Codec", name, id, m)
+		return nil, errtext.Errorf("codec %q: module %q (%T) does not implement codec.Codec", name, id, m)
 	}
 	if c.Name() != name {
-		return nil, fmt.Errorf("codec %q: module %q names itself %q; a codec's Name must be its module name", name, id, c.Name())
+		return nil, errtext.Errorf("codec %q: module %q names itself %q; a codec's Name must be its module name", name, id, c.Name())
 	}
 	actual, _ := found.LoadOrStore(name, c)
 	return actual.(Codec), nil

@@ -2,9 +2,9 @@ package codec
 
 import (
 	"encoding/json"
-	"fmt"
 	"sync"
 
+	"github.com/AmanTrance/FastRpc/internal/errtext"
 	"github.com/AmanTrance/FastRpc/module"
 )
 
@@ -36,7 +36,7 @@ func (jsonCodec) Append(dst []byte, v any) ([]byte, error) {
 	e.w.b = nil
 	jsonEncoders.Put(e)
 	if err != nil {
-		return dst, fmt.Errorf("json: encoding %T: %w", v, err)
+		return dst, errtext.Errorf("json: encoding %T: %w", v, err)
 	}
 	// Encoder.Encode ends the value with a newline; Marshal does not.
 	if n := len(out); n > len(dst) && out[n-1] == '\n' {
@@ -47,7 +47,7 @@ func (jsonCodec) Append(dst []byte, v any) ([]byte, error) {
 
 func (jsonCodec) Unmarshal(data []byte, v any) error {
 	if err := json.Unmarshal(data, v); err != nil {
-		return fmt.Errorf("json: decoding into %T: %w", v, err)
+		return errtext.Errorf("json: decoding into %T: %w", v, err)
 	}
 	return nil
 }

@@ -3,11 +3,11 @@ package codec
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"sync"
 
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/AmanTrance/FastRpc/internal/errtext"
 	"github.com/AmanTrance/FastRpc/module"
 )
 
@@ -15,10 +15,12 @@ import (
 //
 // The library pre-allocates slices from the length an array header
 // declares, without its own limit in v5.4.1, so a 5-byte array32 header
-// could ask for gigabytes. Unmarshal therefore walks the bytes first
-// (scanMsgpack) and refuses declared lengths that the remaining input
-// cannot hold, nesting beyond MaxDepth and trailing bytes; only then does
-// the library decode.
+// could ask for gigabytes; and even declared lengths the input holds can
+// cost hundreds of times the input once decoded. Unmarshal therefore walks
+// the bytes first, alongside the target type (weigher.msgpack), and
+// refuses declared lengths that the remaining input cannot hold, nesting
+// beyond MaxDepth, trailing bytes, and payloads whose decoding would
+// allocate more than AllocBound; only then does the library decode.
 type msgpackCodec struct{}
 
 // errLibraryPanic marks input or values the msgpack library panicked on.
@@ -80,7 +82,7 @@ func (msgpackCodec) Append(dst []byte, v any) (out []byte, err error) {
 		// interfaces, among others); an encoder that panicked is not
 		// put back in the pool.
 		if r := recover(); r != nil {
-			out, err = dst, fmt.Errorf("msgpack: encoding %T: %w: %v", v, errLibraryPanic, r)
+			out, err = dst, errtext.Errorf("msgpack: encoding %T: %w: %v", v, errLibraryPanic, r)
 		}
 	}()
 	e := msgpackEncoders.Get().(*msgpackEncoder)
@@ -92,7 +94,7 @@ func (msgpackCodec) Append(dst []byte, v any) (out []byte, err error) {
 	e.w.b = nil
 	msgpackEncoders.Put(e)
 	if err != nil {
-		return dst, fmt.Errorf("msgpack: encoding %T: %w", v, err)
+		return dst, errtext.Errorf("msgpack: encoding %T: %w", v, err)
 	}
 	return out, nil
 }
@@ -103,11 +105,11 @@ func (msgpackCodec) Unmarshal(data []byte, v any) (err error) {
 		// time.Time field ({"t": nil}); the contract is an error. A
 		// decoder that panicked is not put back in the pool.
 		if r := recover(); r != nil {
-			err = fmt.Errorf("msgpack: decoding into %T: %w: %v", v, errLibraryPanic, r)
+			err = errtext.Errorf("msgpack: decoding into %T: %w: %v", v, errLibraryPanic, r)
 		}
 	}()
-	if err := scanMsgpack(data); err != nil {
-		return fmt.Errorf("msgpack: decoding into %T: %w", v, err)
+	if err := weighMsgpack(data, v); err != nil {
+		return err
 	}
 	d := msgpackDecoders.Get().(*msgpackDecoder)
 	d.r.Reset(data)
@@ -126,7 +128,31 @@ func (msgpackCodec) Unmarshal(data []byte, v any) (err error) {
 		msgpackDecoders.Put(d)
 	}
 	if err != nil {
-		return fmt.Errorf("msgpack: decoding into %T: %w", v, err)
+		return errtext.Errorf("msgpack: decoding into %T: %w", v, err)
 	}
 	return nil
+}
+
+// weighMsgpack checks data and what decoding it into v would allocate.
+// A payload too small to cost more than the bound whatever it holds is
+// only checked.
+func weighMsgpack(data []byte, v any) error {
+	ti, target := targetInfo(cMsgpack, v)
+	if ti == nil || ti.cheap(len(data)) {
+		// (Not a pointer: the library says so, after the checks.)
+		if err := scanMsgpack(data); err != nil {
+			return errtext.Errorf("msgpack: decoding into %T: %w", v, err)
+		}
+		return nil
+	}
+	w := weighers.Get().(*weigher)
+	w.reset(cMsgpack, ti)
+	err := w.walk(data)
+	if err == nil {
+		err = w.refuse(target, len(data))
+	} else {
+		err = errtext.Errorf("msgpack: decoding into %T: %w", v, err)
+	}
+	weighers.Put(w)
+	return err
 }

@@ -14,8 +14,9 @@ var errMsgpackTruncated = errors.New("truncated input")
 // is exactly one well-formed MessagePack value whose every declared length
 // fits in the bytes that follow it, whose containers declare at most
 // MaxElements entries, and that nests at most MaxDepth levels deep. With
-// that established the decoder cannot be made to allocate more than a
-// small multiple of len(data) per element, nor to recurse deeply.
+// that established the decoder cannot be made to allocate from a length
+// the input does not back, nor to recurse deeply; what it allocates per
+// element is weighed by weigher.msgpack, which checks the same.
 func scanMsgpack(data []byte) error {
 	// left[i] is how many values the container at depth i still holds;
 	// the current container's count is in n. Empty containers are not

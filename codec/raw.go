@@ -1,8 +1,7 @@
 package codec
 
 import (
-	"fmt"
-
+	"github.com/AmanTrance/FastRpc/internal/errtext"
 	"github.com/AmanTrance/FastRpc/module"
 )
 
@@ -25,7 +24,7 @@ func (rawCodec) Append(dst []byte, v any) ([]byte, error) {
 		}
 		return append(dst, *b...), nil
 	}
-	return dst, fmt.Errorf("raw: cannot encode %T: the raw codec carries []byte only (use []byte or *[]byte)", v)
+	return dst, errtext.Errorf("raw: cannot encode %T: the raw codec carries []byte only (use []byte or *[]byte)", v)
 }
 
 // Unmarshal copies data into the slice v points to, reusing its capacity
@@ -33,7 +32,7 @@ func (rawCodec) Append(dst []byte, v any) ([]byte, error) {
 func (rawCodec) Unmarshal(data []byte, v any) error {
 	p, ok := v.(*[]byte)
 	if !ok || p == nil {
-		return fmt.Errorf("raw: cannot decode into %T: the raw codec needs a non-nil *[]byte", v)
+		return errtext.Errorf("raw: cannot decode into %T: the raw codec needs a non-nil *[]byte", v)
 	}
 	*p = append((*p)[:0], data...)
 	return nil

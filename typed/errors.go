@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/AmanTrance/FastRpc/frame"
+	"github.com/AmanTrance/FastRpc/internal/errtext"
 	"github.com/AmanTrance/FastRpc/slave"
 )
 
@@ -29,10 +30,10 @@ var (
 	// no codec registered on this slave has (the message lists the known
 	// ones), or advertises none at all; pass WithCodec, or import the
 	// package that registers the codec.
-	ErrNoCodec = errors.New("typed: no codec for the method's encoding")
+	ErrNoCodec = errors.New("fastrpc: typed: no codec for the method's encoding")
 	// ErrCodecMismatch: WithCodec forced a codec other than the one the
 	// master advertises for the method.
-	ErrCodecMismatch = errors.New("typed: codec differs from the one the master advertises")
+	ErrCodecMismatch = errors.New("fastrpc: typed: codec differs from the one the master advertises")
 )
 
 // Error is an application error with a code.
@@ -116,7 +117,7 @@ type DecodeError struct {
 
 // Error says which method, codec and type failed, and why.
 func (e *DecodeError) Error() string {
-	return fmt.Sprintf("typed: method %q: cannot decode the %s with codec %s into %s: %v", e.Method, e.What, e.Codec, e.Type, e.Err)
+	return errtext.Errorf("typed: method %q: cannot decode the %s with codec %s into %s: %v", e.Method, e.What, e.Codec, e.Type, e.Err).Error()
 }
 
 // Unwrap returns the codec's error.

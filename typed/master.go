@@ -7,6 +7,7 @@ import (
 	"reflect"
 
 	"github.com/AmanTrance/FastRpc/codec"
+	"github.com/AmanTrance/FastRpc/internal/errtext"
 	"github.com/AmanTrance/FastRpc/master"
 )
 
@@ -46,11 +47,11 @@ func WithDescription(description string) RegisterOption {
 func Register[Req, Resp any](m Registrar, name string, c codec.Codec, h func(ctx context.Context, req Req) (Resp, error), opts ...RegisterOption) error {
 	switch {
 	case m == nil:
-		return fmt.Errorf("typed: Register %q: nil Registrar", name)
+		return errtext.Errorf("typed: Register %q: nil Registrar", name)
 	case c == nil:
-		return fmt.Errorf("typed: Register %q: nil codec", name)
+		return errtext.Errorf("typed: Register %q: nil codec", name)
 	case h == nil:
-		return fmt.Errorf("typed: Register %q: nil handler", name)
+		return errtext.Errorf("typed: Register %q: nil handler", name)
 	}
 	var o registerOptions
 	for _, opt := range opts {
@@ -107,4 +108,4 @@ func handler[Req, Resp any](name string, c codec.Codec, reqType string, h func(c
 }
 
 // errNilCaller is returned by calls through a nil Caller.
-var errNilCaller = errors.New("typed: nil Caller")
+var errNilCaller = errors.New("fastrpc: typed: nil Caller")

@@ -3,13 +3,13 @@ package typed
 import (
 	"context"
 	"errors"
-	"fmt"
 	"reflect"
 	"sync"
 	"sync/atomic"
 
 	"github.com/AmanTrance/FastRpc/codec"
 	"github.com/AmanTrance/FastRpc/frame"
+	"github.com/AmanTrance/FastRpc/internal/errtext"
 	"github.com/AmanTrance/FastRpc/slave"
 )
 
@@ -153,7 +153,7 @@ func roundTrip[Req, Resp any](ctx context.Context, s Caller, method string, cs *
 	reqBoxes.put(rb)
 	if err != nil {
 		putBuffer(bp)
-		return zero, fmt.Errorf("typed: call %q: cannot encode the request (%s) with codec %s: %w",
+		return zero, errtext.Errorf("typed: call %q: cannot encode the request (%s) with codec %s: %w",
 			method, reflect.TypeFor[Req](), cs.in.Name(), err)
 	}
 	// The response goes after the request in the same buffer: CallAppend
@@ -265,7 +265,7 @@ func resolve(ctx context.Context, s Caller, method string, forced codec.Codec) (
 	}
 	if forced != nil {
 		if cached != nil && (cached.in.Name() != forced.Name() || cached.out.Name() != forced.Name()) {
-			return nil, fmt.Errorf("typed: call %q: %w: WithCodec(%s), but the master advertises %s for the request and %s for the response; nothing was sent",
+			return nil, errtext.Errorf("typed: call %q: %w: WithCodec(%s), but the master advertises %s for the request and %s for the response; nothing was sent",
 				method, ErrCodecMismatch, forced.Name(), cached.in.Name(), cached.out.Name())
 		}
 		return &codecs{in: forced, out: forced}, nil
@@ -275,7 +275,7 @@ func resolve(ctx context.Context, s Caller, method string, forced codec.Codec) (
 	}
 	caps, err := s.Capabilities(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("typed: call %q: looking up its codec in the master's capabilities: %w", method, err)
+		return nil, errtext.Errorf("typed: call %q: looking up its codec in the master's capabilities: %w", method, err)
 	}
 	for _, c := range caps {
 		if c.Name != method {
@@ -295,17 +295,17 @@ func resolve(ctx context.Context, s Caller, method string, forced codec.Codec) (
 		}
 		return cs, nil
 	}
-	return nil, fmt.Errorf("typed: call %q: %w: the master's capabilities do not list it; nothing was sent", method, slave.ErrUnknownMethod)
+	return nil, errtext.Errorf("typed: call %q: %w: the master's capabilities do not list it; nothing was sent", method, slave.ErrUnknownMethod)
 }
 
 func lookup(method, what, encoding string) (codec.Codec, error) {
 	if encoding == "" {
-		return nil, fmt.Errorf("typed: call %q: %w: the master advertises no %s encoding for it (a raw method?); pass typed.WithCodec; nothing was sent",
+		return nil, errtext.Errorf("typed: call %q: %w: the master advertises no %s encoding for it (a raw method?); pass typed.WithCodec; nothing was sent",
 			method, ErrNoCodec, what)
 	}
 	c, err := codec.Lookup(encoding)
 	if err != nil {
-		return nil, fmt.Errorf("typed: call %q: %w: the master encodes the %s with %q, which this slave does not have; nothing was sent: %w",
+		return nil, errtext.Errorf("typed: call %q: %w: the master encodes the %s with %q, which this slave does not have; nothing was sent: %w",
 			method, ErrNoCodec, what, encoding, err)
 	}
 	return c, nil
