@@ -45,8 +45,9 @@ const (
 // ProgressQuantum is how many bytes of a request payload or a response
 // count as progress for Config.BodyTimeout and Config.WriteTimeout: each
 // timeout's worth of waiting on the peer must move this much (or the rest
-// of the payload). Responses held in memory are written in pieces of this
-// size so that progress is seen while they go out.
+// of the payload). Where the socket's send queue cannot be read (outside
+// Linux), responses held in memory are written in pieces of this size so
+// that progress is seen while they go out.
 const ProgressQuantum = 64 << 10
 
 // errStalled is what a read or write gets when the sweeper cut it short.
@@ -172,6 +173,11 @@ func (sc *serverConn) watchIfSlow(now time.Duration) (armed bool) {
 	if sc.watchState.Load() != watchArmed {
 		return false
 	}
+	// While the handler writes its answer, a slave that left makes the
+	// write fail: no watcher needed, and large answers pay none.
+	if sc.ioWait.Load()&ioMask == ioWrite {
+		return true
+	}
 	if now-time.Duration(sc.watchSince.Load()) >= watchDelay && sc.watchState.CompareAndSwap(watchArmed, watchRunning) {
 		go sc.watchPeer()
 	}
@@ -289,6 +295,8 @@ type serverConn struct {
 	// noWatch: the connection cannot take read deadlines, which stopping
 	// the peer watcher needs, so it has none.
 	noWatch bool
+	// seesUnsent: the socket's send queue can be read (conn.Unsent).
+	seesUnsent bool
 	// Reused per call so streaming allocates nothing.
 	ew errWriter
 	pr progressReader
@@ -381,6 +389,7 @@ func (sc *serverConn) serve() {
 	sc.watchDone = make(chan struct{}, 1)
 	// Stopping the peer watcher interrupts its read with a deadline.
 	sc.noWatch = c.SetReadDeadline(time.Time{}) != nil
+	_, sc.seesUnsent = c.Unsent()
 
 	for {
 		// Deadlines are cleared before the state says idle, so a wake-up
@@ -628,15 +637,21 @@ func (sc *serverConn) run(h HandlerFunc, op *IOOperator) (err error, panicked bo
 	return h(op), false
 }
 
-// writePayload writes and flushes a StatusOK response, in pieces of
-// ProgressQuantum so that WriteTimeout sees a slow reader's progress.
+// writePayload writes and flushes a StatusOK response. Where the socket's
+// send queue cannot be read (see interruptIfStalled), it writes in pieces
+// of ProgressQuantum, so that WriteTimeout sees a slow reader's progress
+// as each returns; elsewhere in one write, one system call on loopback.
 func (sc *serverConn) writePayload(p []byte) error {
 	c := sc.c
 	if err := c.WriteResponseHeader(frame.ResponseHeader{Status: frame.StatusOK, Length: uint64(len(p))}); err != nil {
 		return err
 	}
+	piece := ProgressQuantum
+	if sc.seesUnsent {
+		piece = len(p)
+	}
 	for len(p) > 0 {
-		k := min(len(p), ProgressQuantum)
+		k := min(len(p), piece)
 		sc.await(ioWrite) // a write larger than the buffer's room blocks
 		_, err := c.Write(p[:k])
 		if e := sc.arrived(k); e != nil {
