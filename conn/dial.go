@@ -86,7 +86,7 @@ func DialWith(ctx context.Context, d Dialer, network, address string, cfg DialCo
 	timedOut := cctx.Err() != nil
 	cancel()
 	if err != nil {
-		if !ended(ctx) && (timedOut || errors.Is(err, context.DeadlineExceeded)) {
+		if ctxEnd(ctx) == nil && (timedOut || errors.Is(err, context.DeadlineExceeded)) {
 			// Our own bound, or the Dialer's: the net error is shown, not
 			// wrapped, since it matches context.DeadlineExceeded.
 			after := ""
@@ -104,7 +104,7 @@ func DialWith(ctx context.Context, d Dialer, network, address string, cfg DialCo
 	cancel()
 	if err != nil {
 		_ = nc.Close()
-		if !ended(ctx) && timedOut {
+		if ctxEnd(ctx) == nil && timedOut {
 			return nil, &matchError{
 				msg: fmt.Sprintf("fastrpc: the peer at %s sent no FastRpc preface within %v; is it a FastRpc master?",
 					address, cfg.HandshakeTimeout),
@@ -133,24 +133,24 @@ func withTimeout(ctx context.Context, d time.Duration) (context.Context, context
 	return context.WithTimeout(ctx, d)
 }
 
-// ended reports whether ctx is done or past its deadline (a socket
-// deadline taken from it can fire a moment before its own timer).
-func ended(ctx context.Context) bool {
-	if ctx.Err() != nil {
-		return true
+// ctxEnd returns ctx's error, or context.DeadlineExceeded once its
+// deadline has passed: a socket deadline taken from ctx can fire a moment
+// before ctx's own timer. It is nil while ctx runs.
+func ctxEnd(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	dl, ok := ctx.Deadline()
-	return ok && !time.Now().Before(dl)
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 // withCtxErr makes an error caused by ctx ending match ctx's error. Socket
 // deadlines taken from ctx can fire a moment before ctx's own timer, so a
 // passed deadline counts too.
 func withCtxErr(ctx context.Context, err error) error {
-	cerr := ctx.Err()
-	if dl, ok := ctx.Deadline(); cerr == nil && ok && !time.Now().Before(dl) {
-		cerr = context.DeadlineExceeded
-	}
+	cerr := ctxEnd(ctx)
 	if cerr == nil || errors.Is(err, cerr) {
 		return err
 	}
