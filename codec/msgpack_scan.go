@@ -10,6 +10,35 @@ import (
 // a value.
 var errMsgpackTruncated = errors.New("truncated input")
 
+// mpNeed returns an error unless k more bytes follow pos in data.
+func mpNeed(data []byte, pos int, k uint64) error {
+	if k > uint64(len(data)-pos) {
+		return fmt.Errorf("%w: %d bytes needed at offset %d, %d left", errMsgpackTruncated, k, pos, len(data)-pos)
+	}
+	return nil
+}
+
+// mpLength reads the big-endian number of size bytes (1, 2, 4 or 8) at
+// *pos in data, and moves *pos past it.
+func mpLength(data []byte, pos *int, size int) (uint64, error) {
+	if err := mpNeed(data, *pos, uint64(size)); err != nil {
+		return 0, err
+	}
+	var l uint64
+	switch b := data[*pos:]; size {
+	case 1:
+		l = uint64(b[0])
+	case 2:
+		l = uint64(binary.BigEndian.Uint16(b))
+	case 4:
+		l = uint64(binary.BigEndian.Uint32(b))
+	case 8:
+		l = binary.BigEndian.Uint64(b)
+	}
+	*pos += size
+	return l, nil
+}
+
 // scanMsgpack checks, without allocating and without recursion, that data
 // is exactly one well-formed MessagePack value whose every declared length
 // fits in the bytes that follow it, whose containers declare at most
@@ -25,30 +54,8 @@ func scanMsgpack(data []byte) error {
 	depth := 0
 	n := uint64(1) // the top level holds one value
 	pos := 0
-	// need returns an error unless k more bytes follow pos.
-	need := func(k uint64) error {
-		if k > uint64(len(data)-pos) {
-			return fmt.Errorf("%w: %d bytes needed at offset %d, %d left", errMsgpackTruncated, k, pos, len(data)-pos)
-		}
-		return nil
-	}
-	// length reads a big-endian length of size bytes.
-	length := func(size int) (uint64, error) {
-		if err := need(uint64(size)); err != nil {
-			return 0, err
-		}
-		var l uint64
-		switch size {
-		case 1:
-			l = uint64(data[pos])
-		case 2:
-			l = uint64(binary.BigEndian.Uint16(data[pos:]))
-		case 4:
-			l = uint64(binary.BigEndian.Uint32(data[pos:]))
-		}
-		pos += size
-		return l, nil
-	}
+	need := func(k uint64) error { return mpNeed(data, pos, k) }
+	length := func(size int) (uint64, error) { return mpLength(data, &pos, size) }
 	// skip passes k bytes of payload.
 	skip := func(k uint64) error {
 		if err := need(k); err != nil {

@@ -1,7 +1,6 @@
 package codec
 
 import (
-	"encoding/binary"
 	"fmt"
 )
 
@@ -11,32 +10,8 @@ import (
 // to be costly get instead (see tinfo.amp).
 func (w *weigher) msgpack(data []byte) error {
 	pos := 0
-	// need returns an error unless k more bytes follow pos.
-	need := func(k uint64) error {
-		if k > uint64(len(data)-pos) {
-			return fmt.Errorf("%w: %d bytes needed at offset %d, %d left", errMsgpackTruncated, k, pos, len(data)-pos)
-		}
-		return nil
-	}
-	// length reads a big-endian number of size bytes.
-	length := func(size int) (uint64, error) {
-		if err := need(uint64(size)); err != nil {
-			return 0, err
-		}
-		var l uint64
-		switch size {
-		case 1:
-			l = uint64(data[pos])
-		case 2:
-			l = uint64(binary.BigEndian.Uint16(data[pos:]))
-		case 4:
-			l = uint64(binary.BigEndian.Uint32(data[pos:]))
-		case 8:
-			l = binary.BigEndian.Uint64(data[pos:])
-		}
-		pos += size
-		return l, nil
-	}
+	need := func(k uint64) error { return mpNeed(data, pos, k) }
+	length := func(size int) (uint64, error) { return mpLength(data, &pos, size) }
 	var it item
 	// payload takes l bytes of string, binary or ext payload.
 	payload := func(l uint64) error {
