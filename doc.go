@@ -1,15 +1,16 @@
-// Package fastrpc is the entry point of FastRpc, a lightweight TCP binary
-// RPC framework: a master (server) registers handlers by name and a slave
-// (client) calls them over a pool of persistent connections.
+// Package fastrpc is the original FastRpc API, kept so that code written
+// against it compiles and behaves unchanged: NewMaster, RegisterRPC,
+// Start, NewSlave, CallForBuffer, GetMasterCapabilities, DeInitialize,
+// IOOperator and MasterCapabilitiesDTO.
 //
-// This package is a thin facade that keeps code written against the
-// original FastRpc API compiling unchanged: NewMaster, RegisterRPC, Start,
-// NewSlave, CallForBuffer, GetMasterCapabilities, DeInitialize and
-// IOOperator. Every method of the master and slave packages is available
-// on RpcMaster and RpcSlave too.
+// The package is frozen. It gets no new names; new work goes into the
+// packages below, which RpcMaster and RpcSlave embed (as net/rpc is frozen
+// and points elsewhere).
 //
-// It is not where the work happens: the wire format is package frame,
-// framed connections package conn, the server package master, the client
-// package slave, and connection pools package poolimpl. Use those directly
-// for configuration beyond the defaults.
+//   - master: the server (master.New, Register, Serve, Shutdown)
+//   - slave: the client (slave.New, Call, CallAppend, CallStream); its
+//     errors are sentinels usable with errors.Is
+//   - typed: calls with Go types over a codec
+//   - frame, conn, poolimpl, codec, transport, middleware, module: the
+//     wire format, framed connections, pools, codecs and pluggable parts
 package fastrpc

@@ -18,54 +18,8 @@ type IOOperator = master.IOOperator
 // MasterCapabilitiesDTO describes one method a master serves.
 type MasterCapabilitiesDTO = frame.Capability
 
-// RemoteError is a call the master answered with an error; see
-// slave.RemoteError.
-type RemoteError = slave.RemoteError
-
-// Errors a call can return, usable with errors.Is: the same values as
-// package slave's, where each is described.
-var (
-	// ErrApplication: the handler returned an error; see
-	// slave.ErrApplication.
-	ErrApplication = slave.ErrApplication
-	// ErrUnknownMethod: the master has no such method; see
-	// slave.ErrUnknownMethod.
-	ErrUnknownMethod = slave.ErrUnknownMethod
-	// ErrRequestTooLarge: over the master's or the slave's limit; see
-	// slave.ErrRequestTooLarge.
-	ErrRequestTooLarge = slave.ErrRequestTooLarge
-	// ErrHandlerPanic: the handler panicked; see slave.ErrHandlerPanic.
-	ErrHandlerPanic = slave.ErrHandlerPanic
-	// ErrPermissionDenied: the master's authorization refused the call,
-	// which was not processed; see slave.ErrPermissionDenied.
-	ErrPermissionDenied = slave.ErrPermissionDenied
-	// ErrShuttingDown: the master is stopping and did not process the
-	// request; see slave.ErrShuttingDown.
-	ErrShuttingDown = slave.ErrShuttingDown
-	// ErrOverloaded: the master refused a new connection at its limit; see
-	// slave.ErrOverloaded.
-	ErrOverloaded = slave.ErrOverloaded
-	// ErrResponseTooLarge: over the slave's MaxResponseSize; see
-	// slave.ErrResponseTooLarge.
-	ErrResponseTooLarge = slave.ErrResponseTooLarge
-	// ErrUnavailable: the request never reached a handler and is safe to
-	// send again; see slave.ErrUnavailable.
-	ErrUnavailable = slave.ErrUnavailable
-	// ErrDialBackoff: the slave did not dial, backing off after a failed
-	// dial; see slave.ErrDialBackoff.
-	ErrDialBackoff = slave.ErrDialBackoff
-	// ErrConnection: the connection failed during the call, which the
-	// master may have run; see slave.ErrConnection.
-	ErrConnection = slave.ErrConnection
-	// ErrProtocol: the master does not speak this protocol; see
-	// slave.ErrProtocol.
-	ErrProtocol = slave.ErrProtocol
-	// ErrClosed: the slave was closed; see slave.ErrClosed.
-	ErrClosed = slave.ErrClosed
-)
-
-// RpcMaster is the server. It has every method of *master.Master (Serve,
-// Shutdown, Addr, ...) besides RegisterRPC.
+// RpcMaster is the server of the original API. It embeds *master.Master,
+// so Close, Shutdown, Serve and the rest are there too.
 type RpcMaster struct {
 	*master.Master
 }
@@ -77,31 +31,35 @@ func NewMaster() (*RpcMaster, error) {
 	return &RpcMaster{master.New(master.Config{})}, nil
 }
 
-// NewMasterWithConfig returns a master tuned by cfg.
-func NewMasterWithConfig(cfg master.Config) *RpcMaster {
-	return &RpcMaster{master.New(cfg)}
-}
-
 // RegisterRPC registers rpc under name with the description and encodings
 // the capabilities method reports. Like http.HandleFunc it panics on a
 // programming error: an empty or reserved name, a duplicate, or a name
-// whose ID collides with another's. Use Register to get an error instead.
+// whose ID collides with another's. master.Master.Register returns an
+// error instead.
 func (r *RpcMaster) RegisterRPC(name string, description string, incomingType string, returningType string, rpc func(*IOOperator) error) {
-	info := master.Info{Description: description, IncomingEncoding: incomingType, ReturningEncoding: returningType}
+	info := master.MethodInfo{Description: description, IncomingEncoding: incomingType, ReturningEncoding: returningType}
 	if err := r.Register(name, info, rpc); err != nil {
 		panic(err)
 	}
 }
 
-// RpcSlave is the client. It has every method of *slave.Slave (Call,
-// CallAppend, CallStream, ...) besides DeInitialize.
+// Start listens on ip:port over TCP and serves until ctx is cancelled or
+// the master is shut down or closed; then it returns nil. Cancelling ctx
+// shuts down gracefully for up to master.Config.ShutdownTimeout. It is
+// master.Master.Serve on a TCP listener.
+func (r *RpcMaster) Start(ctx context.Context, ip net.IP, port int) error {
+	return r.ListenAndServe(ctx, net.JoinHostPort(ip.String(), strconv.Itoa(port)))
+}
+
+// RpcSlave is the client of the original API. It embeds *slave.Slave, so
+// Call, CallAppend, CallStream and the rest are there too.
 type RpcSlave struct {
 	*slave.Slave
 }
 
 // NewSlave connects to the master at masterIP:masterPort over TCP and fills
-// a pool of poolSize connections (0 means slave.DefaultPoolSize). It fails
-// if the master cannot be reached or does not speak FastRpc.
+// a pool of poolSize connections (0 means the default size). It fails if
+// the master cannot be reached or does not speak FastRpc.
 func NewSlave(masterIP net.IP, masterPort int, poolSize int) (*RpcSlave, error) {
 	if masterIP == nil {
 		return nil, errors.New("fastrpc: NewSlave: masterIP is nil")
@@ -119,7 +77,21 @@ func NewSlave(masterIP net.IP, masterPort int, poolSize int) (*RpcSlave, error) 
 	return &RpcSlave{s}, nil
 }
 
-// DeInitialize closes every connection; later calls fail with ErrClosed.
+// GetMasterCapabilities returns the methods the master serves. It has no
+// deadline; slave.Slave.Capabilities takes a context.
+func (r *RpcSlave) GetMasterCapabilities() ([]MasterCapabilitiesDTO, error) {
+	return r.Capabilities(context.Background())
+}
+
+// CallForBuffer calls method with buf as the request and returns the
+// response. It has no deadline; slave.Slave.Call takes a context. Errors
+// match the sentinels of package slave with errors.Is.
+func (r *RpcSlave) CallForBuffer(method string, buf []byte) ([]byte, error) {
+	return r.CallAppend(context.Background(), method, buf, nil)
+}
+
+// DeInitialize closes every connection; later calls fail with
+// slave.ErrClosed.
 func (r *RpcSlave) DeInitialize() {
 	_ = r.Close()
 }

@@ -10,6 +10,7 @@ import (
 
 	fastrpc "github.com/AmanTrance/FastRpc"
 	"github.com/AmanTrance/FastRpc/master"
+	"github.com/AmanTrance/FastRpc/slave"
 )
 
 // facadeFreePort returns a loopback port that was free a moment ago.
@@ -23,13 +24,17 @@ func facadeFreePort(t *testing.T) int {
 }
 
 // 22. The root facade: a master registered with RegisterRPC and started
-// with Start, and a slave made with NewSlave.
+// with Start on a chosen port, and a slave made with NewSlave. Errors match
+// package slave's sentinels.
 func TestFacadePingPong(t *testing.T) {
 	m, err := fastrpc.NewMaster()
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = m.Close() })
 	m.RegisterRPC("ping", "answers pong", "empty", "text/plain", func(op *fastrpc.IOOperator) error {
 		return op.WriteIOFromBuffer([]byte("pong"))
+	})
+	m.RegisterRPC("fail", "fails", "", "", func(op *fastrpc.IOOperator) error {
+		return op.WriteError("no pong today")
 	})
 	require.PanicsWithError(t, master.ErrDuplicate.Error()+`: "ping"`, func() {
 		m.RegisterRPC("ping", "again", "", "", func(*fastrpc.IOOperator) error { return nil })
@@ -42,12 +47,20 @@ func TestFacadePingPong(t *testing.T) {
 	defer cancel()
 	started := make(chan error, 1)
 	go func() { started <- m.Start(ctx, net.IPv4(127, 0, 0, 1), port) }()
-	addr := m.Addr()
-	require.NotNil(t, addr)
-	require.Equal(t, port, addr.(*net.TCPAddr).Port)
 
-	s, err := fastrpc.NewSlave(net.IPv4(127, 0, 0, 1), port, 5)
-	require.NoError(t, err)
+	// Start has begun listening once NewSlave connects.
+	var s *fastrpc.RpcSlave
+	for end := time.Now().Add(10 * time.Second); ; {
+		if s, err = fastrpc.NewSlave(net.IPv4(127, 0, 0, 1), port, 5); err == nil {
+			break
+		}
+		require.True(t, time.Now().Before(end), "NewSlave never reached the master Start serves: %v", err)
+		select {
+		case err := <-started:
+			t.Fatalf("Start returned before serving: %v", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 	require.Equal(t, 5, s.PoolStats().Open, "NewSlave fills its pool")
 
 	resp, err := s.CallForBuffer("ping", nil)
@@ -57,14 +70,20 @@ func TestFacadePingPong(t *testing.T) {
 	caps, err := s.GetMasterCapabilities()
 	require.NoError(t, err)
 	require.Contains(t, caps, fastrpc.MasterCapabilitiesDTO{Name: "ping", Description: "answers pong", IncomingEncoding: "empty", ReturningEncoding: "text/plain"})
-	require.Len(t, caps, 2)
+	require.Len(t, caps, 3)
 
 	_, err = s.CallForBuffer("pong", nil)
-	require.ErrorIs(t, err, fastrpc.ErrUnknownMethod)
+	require.ErrorIs(t, err, slave.ErrUnknownMethod)
+
+	_, err = s.CallForBuffer("fail", nil)
+	require.ErrorIs(t, err, slave.ErrApplication)
+	var re *slave.RemoteError
+	require.ErrorAs(t, err, &re)
+	require.Equal(t, "no pong today", re.Message)
 
 	s.DeInitialize()
 	_, err = s.CallForBuffer("ping", nil)
-	require.ErrorIs(t, err, fastrpc.ErrClosed)
+	require.ErrorIs(t, err, slave.ErrClosed)
 
 	cancel()
 	select {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"sync"
 
+	fastrpc "github.com/AmanTrance/FastRpc"
 	"github.com/AmanTrance/FastRpc/master"
 	"github.com/AmanTrance/FastRpc/slave"
 )
@@ -66,10 +67,10 @@ type fastrpcServer struct {
 // adds (the typed methods).
 func serveFastRpc(register func(*master.Master) error) (Server, error) {
 	m := master.New(master.Config{MaxRequestSize: -1})
-	if err := m.Register("echo", master.Info{}, EchoHandler); err != nil {
+	if err := m.Register("echo", master.MethodInfo{}, EchoHandler); err != nil {
 		return nil, err
 	}
-	if err := m.Register("sink", master.Info{}, sinkHandler); err != nil {
+	if err := m.Register("sink", master.MethodInfo{}, sinkHandler); err != nil {
 		return nil, err
 	}
 	if register != nil {
@@ -115,8 +116,8 @@ func dialFastRpc(addr string, callers int) (Client, error) {
 	return shared{c: fastrpcCaller{s}, close: s.Close}, nil
 }
 
-// ForBuffer returns a Caller using CallForBuffer (a new slice per call),
-// for the allocation check.
+// ForBuffer returns a Caller using the root package's
+// RpcSlave.CallForBuffer (a new slice per call), for the allocation check.
 func ForBuffer(cl Client) (Caller, bool) {
 	sh, ok := cl.(shared)
 	if !ok {
@@ -126,10 +127,10 @@ func ForBuffer(cl Client) (Caller, bool) {
 	if !ok {
 		return nil, false
 	}
-	return forBufferCaller(fc), true
+	return forBufferCaller{&fastrpc.RpcSlave{Slave: fc.s}}, true
 }
 
-type forBufferCaller struct{ s *slave.Slave }
+type forBufferCaller struct{ s *fastrpc.RpcSlave }
 
 func (c forBufferCaller) Echo(req, dst []byte) ([]byte, error) {
 	b, err := c.s.CallForBuffer("echo", req)

@@ -21,9 +21,9 @@ import (
 // more than AllocBound.
 type cborCodec struct{}
 
-func (cborCodec) FastRpcModule() module.Info { return moduleInfo(NameCBOR, cborCodec{}) }
+func (cborCodec) FastRpcModule() module.ModuleInfo { return moduleInfo(nameCBOR, cborCodec{}) }
 
-func (cborCodec) Name() string { return NameCBOR }
+func (cborCodec) Name() string { return nameCBOR }
 
 var (
 	cborEnc cbor.UserBufferEncMode

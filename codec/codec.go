@@ -2,6 +2,7 @@ package codec
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
@@ -10,16 +11,13 @@ import (
 	"github.com/AmanTrance/FastRpc/module"
 )
 
-// Namespace is the module namespace codecs register in: a codec named
-// "msgpack" is the module "codec.msgpack".
-const Namespace = "codec"
-
-// Names of the built-in codecs, as advertised in a master's capabilities.
+// Names of the built-in codecs, as advertised in a master's capabilities;
+// Codec.Name returns them.
 const (
-	NameMsgpack = "msgpack"
-	NameCBOR    = "cbor"
-	NameJSON    = "json"
-	NameRaw     = "raw"
+	nameMsgpack = "msgpack"
+	nameCBOR    = "cbor"
+	nameJSON    = "json"
+	nameRaw     = "raw"
 )
 
 // Decoding limits shared by the built-in codecs. They hold for any input,
@@ -86,41 +84,47 @@ func init() {
 // from init functions, so an entry never goes stale.
 var found sync.Map // string -> Codec
 
-// Lookup returns the codec registered as the module "codec.<name>". A name
-// with no codec is an error matching module.ErrNotFound that lists the
-// names known; a module that does not implement Codec, or whose Name
-// differs from name, is an error too.
+// Lookup returns the codec registered as the module "codec.<name>" (in
+// module.NamespaceCodec). A name with no codec is an error matching
+// module.ErrNotFound that lists the names known; a module that does not
+// implement Codec, or whose Name differs from name, is an error too. A
+// codec, once found, serves the whole process: its Cleanup, if it has one,
+// never runs.
 func Lookup(name string) (Codec, error) {
 	if c, ok := found.Load(name); ok {
 		return c.(Codec), nil
 	}
-	id := module.ID(Namespace + "." + name)
+	id := module.ID(module.NamespaceCodec + "." + name)
 	if _, err := module.Lookup(id); err != nil {
 		if errors.Is(err, module.ErrNotFound) {
 			return nil, errtext.Errorf("codec %q: %w; known codecs: %s (add one with module.Register under %q)",
-				name, module.ErrNotFound, known(), Namespace+".<name>")
+				name, module.ErrNotFound, known(), module.NamespaceCodec+".<name>")
 		}
 		return nil, errtext.Errorf("codec %q: %w", name, err)
 	}
-	m, err := module.New(context.Background(), Namespace, name)
+	raw, err := json.Marshal(map[string]string{"module": name})
 	if err != nil {
 		return nil, errtext.Errorf("codec %q: %w", name, err)
 	}
-	c, ok := m.(Codec)
-	if !ok {
-		_ = module.Cleanup(m)
-		return nil, errtext.Errorf("codec %q: module %q (%T) does not implement codec.Codec", name, id, m)
+	loader := module.NewLoader(context.Background())
+	c, err := module.LoadAs[Codec](loader, module.NamespaceCodec, raw)
+	if err != nil {
+		return nil, errtext.Errorf("codec %q: %w", name, err)
 	}
 	if c.Name() != name {
+		_ = loader.Cleanup()
 		return nil, errtext.Errorf("codec %q: module %q names itself %q; a codec's Name must be its module name", name, id, c.Name())
 	}
-	actual, _ := found.LoadOrStore(name, c)
+	actual, loaded := found.LoadOrStore(name, c)
+	if loaded {
+		_ = loader.Cleanup() // another Lookup found it first
+	}
 	return actual.(Codec), nil
 }
 
 // Names returns the names of the registered codecs, sorted.
 func Names() []string {
-	infos := module.Namespace(Namespace)
+	infos := module.Namespace(module.NamespaceCodec)
 	names := make([]string, len(infos))
 	for i, info := range infos {
 		names[i] = info.ID.Name()
@@ -135,7 +139,7 @@ func known() string {
 	return "none"
 }
 
-// moduleInfo builds a built-in codec's module.Info.
-func moduleInfo(name string, c module.Module) module.Info {
-	return module.Info{ID: module.ID(Namespace + "." + name), New: func() module.Module { return c }}
+// moduleInfo builds a built-in codec's module.ModuleInfo.
+func moduleInfo(name string, c module.Module) module.ModuleInfo {
+	return module.ModuleInfo{ID: module.ID(module.NamespaceCodec + "." + name), New: func() module.Module { return c }}
 }

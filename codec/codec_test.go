@@ -128,15 +128,15 @@ func TestLookupUnknownListsKnown(t *testing.T) {
 // notACodec is registered in the codec namespace but is no Codec.
 type notACodec struct{}
 
-func (notACodec) FastRpcModule() module.Info {
-	return module.Info{ID: "codec.notacodec", New: func() module.Module { return notACodec{} }}
+func (notACodec) FastRpcModule() module.ModuleInfo {
+	return module.ModuleInfo{ID: "codec.notacodec", New: func() module.Module { return notACodec{} }}
 }
 
 // misnamed is a codec whose Name differs from its module name.
 type misnamed struct{ codec.Codec }
 
-func (misnamed) FastRpcModule() module.Info {
-	return module.Info{ID: "codec.misnamed", New: func() module.Module { return misnamed{codec.JSON} }}
+func (misnamed) FastRpcModule() module.ModuleInfo {
+	return module.ModuleInfo{ID: "codec.misnamed", New: func() module.Module { return misnamed{codec.JSON} }}
 }
 
 func init() {

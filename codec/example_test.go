@@ -16,8 +16,8 @@ import (
 // by that name.
 type gobCodec struct{}
 
-func (gobCodec) FastRpcModule() module.Info {
-	return module.Info{ID: "codec.gob", New: func() module.Module { return gobCodec{} }}
+func (gobCodec) FastRpcModule() module.ModuleInfo {
+	return module.ModuleInfo{ID: "codec.gob", New: func() module.Module { return gobCodec{} }}
 }
 
 func (gobCodec) Name() string { return "gob" }

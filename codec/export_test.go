@@ -7,7 +7,7 @@ var ScanMsgpack = scanMsgpack
 // to allocate, or the walk's error.
 func Estimate(c Codec, data []byte, v any) (uint64, error) {
 	codec := cMsgpack
-	if c.Name() == NameCBOR {
+	if c.Name() == nameCBOR {
 		codec = cCBOR
 	}
 	ti, _ := targetInfo(codec, v)
@@ -27,7 +27,7 @@ func Estimate(c Codec, data []byte, v any) (uint64, error) {
 // and the per-item bound that decides it.
 func Cheap(c Codec, n int, v any) (bool, uint64) {
 	codec := cMsgpack
-	if c.Name() == NameCBOR {
+	if c.Name() == nameCBOR {
 		codec = cCBOR
 	}
 	ti, _ := targetInfo(codec, v)

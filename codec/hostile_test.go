@@ -3,6 +3,7 @@ package codec_test
 import (
 	"bytes"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -195,18 +196,62 @@ func TestHostileWrongCodec(t *testing.T) {
 	}
 }
 
+// TestHostileGarbage feeds short garbage to every codec and destination.
+// Unmarshal must never panic nor overspend; each input either is a valid
+// encoding of something the destination can hold, and then decodes to
+// exactly that, or it is refused with an error in the codec's documented
+// form: one sentence starting "fastrpc: <codec>: decoding into <type>: ",
+// with the prefix once (internal/errtext). The valid combinations are listed in accepted; every
+// other one must fail.
 func TestHostileGarbage(t *testing.T) {
 	inputs := [][]byte{
 		nil, {}, {0xc1}, {0xff}, {0x00, 0x00}, []byte("\xff\xfe\xfd"), bytes.Repeat([]byte{0xdd}, 64),
 		bytes.Repeat([]byte{0x9f}, 1000), bytes.Repeat([]byte{0xbf}, 1000),
 		[]byte(`{"id": "not a number"}`), []byte(`{"text": 5}`),
 	}
+	// accepted maps "codec input-index destination-type" to the value the
+	// destination must hold afterwards. Why each is valid:
+	//   - 0xff is msgpack's negative fixint -1, which only an interface
+	//     takes (integers decode into interfaces as int64);
+	//   - the two JSON objects are well-formed JSON, which a map or an
+	//     interface takes whatever the field types (numbers as float64).
+	//     Into Rich they fail: "id" is not a number, "text" not a string.
+	// Everything else is malformed for its codec (empty, a reserved code,
+	// trailing bytes, declared lengths the input cannot hold, unterminated
+	// indefinite items, invalid UTF-8, bytes that are not JSON) or the wrong
+	// type for the destination.
+	idObj := map[string]any{"id": "not a number"}
+	textObj := map[string]any{"text": float64(5)}
+	accepted := map[string]any{
+		"msgpack 3 *interface {}":          int64(-1),
+		"json 9 *map[string]interface {}":  idObj,
+		"json 9 *interface {}":             idObj,
+		"json 10 *map[string]interface {}": textObj,
+		"json 10 *interface {}":            textObj,
+	}
+	seen := map[string]bool{}
 	for _, c := range structured {
-		for _, in := range inputs {
+		for i, in := range inputs {
 			for _, dst := range destinations() {
-				n := allocated(func() { _ = c.Unmarshal(in, dst) })
-				require.LessOrEqual(t, n, uint64(allocBudget))
+				key := fmt.Sprintf("%s %d %T", c.Name(), i, dst)
+				prefix := fmt.Sprintf("fastrpc: %s: decoding into %T: ", c.Name(), dst)
+				var err error
+				var n uint64
+				require.NotPanics(t, func() { n = allocated(func() { err = c.Unmarshal(in, dst) }) }, key)
+				require.LessOrEqual(t, n, uint64(allocBudget), key)
+				want, ok := accepted[key]
+				if !ok {
+					require.Error(t, err, "%s: garbage %x accepted, decoded %#v", key, in, dst)
+					msg := err.Error()
+					require.True(t, strings.HasPrefix(msg, prefix), "%s: error %q does not start with %q", key, msg, prefix)
+					require.Equal(t, 1, strings.Count(msg, "fastrpc: "), "%s: error %q repeats the prefix", key, msg)
+					continue
+				}
+				seen[key] = true
+				require.NoError(t, err, "%s: valid input %x refused", key, in)
+				require.Equal(t, want, reflect.ValueOf(dst).Elem().Interface(), key)
 			}
 		}
 	}
+	require.Len(t, seen, len(accepted), "an accepted case names no combination the test runs")
 }

@@ -13,9 +13,9 @@ import (
 // declared lengths, so memory follows the input's size.
 type jsonCodec struct{}
 
-func (jsonCodec) FastRpcModule() module.Info { return moduleInfo(NameJSON, jsonCodec{}) }
+func (jsonCodec) FastRpcModule() module.ModuleInfo { return moduleInfo(nameJSON, jsonCodec{}) }
 
-func (jsonCodec) Name() string { return NameJSON }
+func (jsonCodec) Name() string { return nameJSON }
 
 type jsonEncoder struct {
 	enc *json.Encoder

@@ -26,9 +26,9 @@ type msgpackCodec struct{}
 // errLibraryPanic marks input or values the msgpack library panicked on.
 var errLibraryPanic = errors.New("the msgpack library panicked on it (a library bug)")
 
-func (msgpackCodec) FastRpcModule() module.Info { return moduleInfo(NameMsgpack, msgpackCodec{}) }
+func (msgpackCodec) FastRpcModule() module.ModuleInfo { return moduleInfo(nameMsgpack, msgpackCodec{}) }
 
-func (msgpackCodec) Name() string { return NameMsgpack }
+func (msgpackCodec) Name() string { return nameMsgpack }
 
 // appendWriter is an io.Writer and io.ByteWriter appending to a slice, so
 // the encoder writes straight into the caller's buffer.

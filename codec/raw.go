@@ -9,9 +9,9 @@ import (
 // encoded, or is not structured at all.
 type rawCodec struct{}
 
-func (rawCodec) FastRpcModule() module.Info { return moduleInfo(NameRaw, rawCodec{}) }
+func (rawCodec) FastRpcModule() module.ModuleInfo { return moduleInfo(nameRaw, rawCodec{}) }
 
-func (rawCodec) Name() string { return NameRaw }
+func (rawCodec) Name() string { return nameRaw }
 
 // Append appends v, which must be a []byte or a *[]byte.
 func (rawCodec) Append(dst []byte, v any) ([]byte, error) {

@@ -93,7 +93,7 @@ const (
 	nCodecs
 )
 
-var codecNames = [nCodecs]string{NameMsgpack, NameCBOR}
+var codecNames = [nCodecs]string{nameMsgpack, nameCBOR}
 
 // tkind is how a Go type decodes, as far as allocation is concerned.
 type tkind uint8

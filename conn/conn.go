@@ -46,27 +46,23 @@ type Conn struct {
 	br      *bufio.Reader
 	bw      *bufio.Writer
 	scratch [frame.RequestHeaderSize]byte
-	created time.Time
 	probe   prober
 	// lastResponse is when the last response header was read, in monoNow
 	// time; 0 before the first.
 	lastResponse time.Duration
 	probeAfter   time.Duration
-	// callDeadline is what SetCallDeadline last set.
+	// callDeadline is what setCallDeadline last set.
 	callDeadline    time.Time
 	callDeadlineSet bool
-	// poolData belongs to the pool holding the Conn; see SetPoolData.
-	poolData any
 }
 
 // New wraps nc. It performs no I/O; see [Dial], [Conn.WritePreface] and
 // [Conn.ReadPreface] for the preface exchange.
 func New(nc net.Conn, cfg Config) *Conn {
 	c := &Conn{
-		nc:      nc,
-		br:      bufio.NewReaderSize(nc, bufSize(cfg.ReadBufferSize)),
-		bw:      bufio.NewWriterSize(nc, bufSize(cfg.WriteBufferSize)),
-		created: time.Now(),
+		nc: nc,
+		br: bufio.NewReaderSize(nc, bufSize(cfg.ReadBufferSize)),
+		bw: bufio.NewWriterSize(nc, bufSize(cfg.WriteBufferSize)),
 	}
 	c.probeAfter = max(cfg.ProbeAfter, 0)
 	c.probe.init(nc)
@@ -75,20 +71,6 @@ func New(nc net.Conn, cfg Config) *Conn {
 
 // NetConn returns the underlying connection.
 func (c *Conn) NetConn() net.Conn { return c.nc }
-
-// Created returns when the Conn was made, for pools that bound a
-// connection's lifetime.
-func (c *Conn) Created() time.Time { return c.created }
-
-// PoolData returns what the pool holding c attached with SetPoolData, or
-// nil.
-func (c *Conn) PoolData() any { return c.poolData }
-
-// SetPoolData attaches v to c for the pool that holds it, such as the
-// pool's own handle for the connection, so the pool needs no side table
-// to find it on Release. Only the pool that owns c may call it, and only
-// while no other goroutine uses c. Storing a pointer does not allocate.
-func (c *Conn) SetPoolData(v any) { c.poolData = v }
 
 // RemoteAddr returns the peer's address.
 func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
@@ -111,13 +93,11 @@ func (c *Conn) CloseWrite() error {
 // a blocked read or write, which then fails.
 func (c *Conn) SetDeadline(t time.Time) error { return c.nc.SetDeadline(t) }
 
-// SetCallDeadline is SetDeadline for the goroutine that owns c, skipping
+// setCallDeadline is SetDeadline for the goroutine that owns c, skipping
 // the runtime's timer update when t is the deadline it last set (most calls
-// have none, one after another). Only the owner may call it, and a Conn
-// whose deadlines were set any other way since must not use it again: the
-// slave drops connections whose calls were interrupted, so its cache never
-// goes stale.
-func (c *Conn) SetCallDeadline(t time.Time) error {
+// have none, one after another). Only the owner may call it, and only on a
+// Conn whose deadlines nothing else sets; see connhooks.Hooks.
+func (c *Conn) setCallDeadline(t time.Time) error {
 	if t.Equal(c.callDeadline) && c.callDeadlineSet {
 		return nil
 	}
@@ -164,19 +144,19 @@ func (c *Conn) ReadPreface() (frame.Preface, error) {
 // was expected.
 func tlsHint(b []byte) string {
 	if len(b) >= 2 && b[1] == 0x03 && (b[0] == 0x15 || b[0] == 0x16) {
-		return " (the peer speaks TLS: use dialer.tls and listener.tls on both sides)"
+		return " (the peer speaks TLS: use TLS on both sides or on neither)"
 	}
 	return ""
 }
 
-// WaitForData blocks until at least one byte is readable (the start of the
+// waitForData blocks until at least one byte is readable (the start of the
 // next frame) and returns nil, or returns the read error.
-func (c *Conn) WaitForData() error {
+func (c *Conn) waitForData() error {
 	_, err := c.br.Peek(1)
 	return err
 }
 
-// Unsent returns how many bytes written to the connection its socket
+// unsent returns how many bytes written to the connection its socket
 // still holds, not yet acknowledged by the peer, where the system tells
 // (Linux; ok is false elsewhere, and for connections without a socket).
 // It does not block. A writer blocked on a slow reader is woken only once
@@ -184,10 +164,10 @@ func (c *Conn) WaitForData() error {
 // several MiB), so a falling Unsent is how a caller sees the reader's
 // progress while the write is still blocked. It may be called
 // concurrently with a blocked Write.
-func (c *Conn) Unsent() (n int, ok bool) { return c.probe.unsent() }
+func (c *Conn) unsent() (n int, ok bool) { return c.probe.unsent() }
 
-// Buffered returns how many received bytes are buffered and not yet read.
-func (c *Conn) Buffered() int { return c.br.Buffered() }
+// buffered returns how many received bytes are buffered and not yet read.
+func (c *Conn) buffered() int { return c.br.Buffered() }
 
 // ReadRequestHeader reads and decodes a request header.
 func (c *Conn) ReadRequestHeader() (frame.RequestHeader, error) {
@@ -259,8 +239,8 @@ func (c *Conn) ReadFull(p []byte) error {
 	return err
 }
 
-// Discard reads and drops n payload bytes without allocating.
-func (c *Conn) Discard(n uint64) error {
+// discard reads and drops n payload bytes without allocating.
+func (c *Conn) discard(n uint64) error {
 	for n > 0 {
 		k := int(min(n, 1<<30))
 		d, err := c.br.Discard(k)

@@ -11,15 +11,33 @@ import (
 	"github.com/AmanTrance/FastRpc/internal/errtext"
 )
 
-// Dialer opens a network connection. *net.Dialer, *tls.Dialer and most
-// proxy dialers satisfy it.
+// Dialer opens a network connection for a slave. *net.Dialer, *tls.Dialer
+// and most proxy dialers satisfy it, and so do the "dialer.*" modules of
+// package transport.
 type Dialer interface {
 	DialContext(ctx context.Context, network, address string) (net.Conn, error)
 }
 
-// DefaultHandshakeTimeout bounds the dial and preface exchange of [Dial]
-// when its context has no deadline.
-const DefaultHandshakeTimeout = 10 * time.Second
+// Listener opens the net.Listener a master serves; it is the dialer's
+// counterpart, what master.Config.Listeners holds and the "listener.*"
+// modules of package transport implement.
+type Listener interface {
+	Listen(ctx context.Context) (net.Listener, error)
+}
+
+// Defaults of [DialConfig] and of the slave's dialer.
+const (
+	// DefaultConnectTimeout bounds the Dialer's connect (and TLS
+	// handshake) when DialConfig.ConnectTimeout is 0.
+	DefaultConnectTimeout = 10 * time.Second
+	// DefaultHandshakeTimeout bounds the FastRpc preface exchange when
+	// DialConfig.HandshakeTimeout is 0: a master sends its preface as
+	// soon as it accepts, so a peer silent this long is not one.
+	DefaultHandshakeTimeout = 2 * time.Second
+	// DefaultKeepAlive is the TCP keep-alive period of the slave's default
+	// dialer and of package transport's TCP and TLS dialers.
+	DefaultKeepAlive = 30 * time.Second
+)
 
 // Errors a master's preface can give; see [frame.HandshakeStatus].
 var (
@@ -31,7 +49,7 @@ var (
 	ErrMasterShuttingDown = errors.New("fastrpc: master is shutting down")
 )
 
-// Errors of a [DialWith] cut short by its own timeouts. Neither matches
+// Errors of a [Dial] cut short by its own timeouts. Neither matches
 // context.DeadlineExceeded: that is kept for the end of the caller's
 // context.
 var (
@@ -46,41 +64,33 @@ var (
 	ErrNoPreface = errors.New("fastrpc: the peer sent no FastRpc preface in time")
 )
 
-// DialConfig is how [DialWith] opens a connection. A zero timeout leaves
-// that step bounded by the context only.
+// DialConfig is how [Dial] opens a connection. A zero timeout takes its
+// default; a negative one leaves that step bounded by the context only.
 type DialConfig struct {
 	// Conn sets the connection's buffer sizes and probing.
 	Conn Config
 	// ConnectTimeout bounds the Dialer's DialContext: the TCP connect,
 	// and the TLS handshake when the Dialer does one. When it passes, the
-	// error matches ErrDialTimeout.
+	// error matches ErrDialTimeout. 0 means DefaultConnectTimeout.
 	ConnectTimeout time.Duration
 	// HandshakeTimeout bounds the FastRpc preface exchange once connected.
-	// When it passes, the error matches ErrNoPreface.
+	// When it passes, the error matches ErrNoPreface. 0 means
+	// DefaultHandshakeTimeout.
 	HandshakeTimeout time.Duration
 }
 
 // Dial opens a connection with d and performs the slave's side of the
-// handshake: it sends its preface and reads and checks the master's. The
-// whole exchange is bounded by ctx's deadline, or DefaultHandshakeTimeout.
-// See DialWith for timeouts of its own.
-func Dial(ctx context.Context, d Dialer, network, address string, cfg Config) (*Conn, error) {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, DefaultHandshakeTimeout)
-		defer cancel()
-	}
-	return DialWith(ctx, d, network, address, DialConfig{Conn: cfg})
-}
-
-// DialWith is Dial with its own bounds for each step (see DialConfig) on
-// top of ctx's. An error caused by the end of ctx matches ctx's error; one
-// caused by cfg's timeouts matches ErrDialTimeout or ErrNoPreface and not
+// handshake: it sends its preface and reads and checks the master's. Each
+// step has its own bound (see DialConfig) on top of ctx's. An error caused
+// by the end of ctx matches ctx's error; one caused by cfg's timeouts
+// matches ErrDialTimeout or ErrNoPreface and not
 // context.DeadlineExceeded. A refusal in the master's preface matches
 // ErrMasterOverloaded or ErrMasterShuttingDown; a peer that does not speak
 // FastRpc gives frame.ErrBadMagic, another protocol version a
 // *frame.VersionError.
-func DialWith(ctx context.Context, d Dialer, network, address string, cfg DialConfig) (*Conn, error) {
+func Dial(ctx context.Context, d Dialer, network, address string, cfg DialConfig) (*Conn, error) {
+	cfg.ConnectTimeout = orDefault(cfg.ConnectTimeout, DefaultConnectTimeout)
+	cfg.HandshakeTimeout = orDefault(cfg.HandshakeTimeout, DefaultHandshakeTimeout)
 	cctx, cancel := withTimeout(ctx, cfg.ConnectTimeout)
 	nc, err := d.DialContext(cctx, network, address)
 	timedOut := cctx.Err() != nil
@@ -111,7 +121,7 @@ func DialWith(ctx context.Context, d Dialer, network, address string, cfg DialCo
 				is: ErrNoPreface,
 			}
 		}
-		return nil, errtext.Errorf("handshake with %s: %w%s", address, withCtxErr(ctx, err), remoteTLSHint(err))
+		return nil, errtext.Errorf("handshake with %s: %w", address, withCtxErr(ctx, err))
 	}
 	return c, nil
 }
@@ -124,6 +134,17 @@ type matchError struct {
 
 func (e *matchError) Error() string        { return e.msg }
 func (e *matchError) Is(target error) bool { return target == e.is }
+
+// orDefault applies a zero-means-default, negative-means-off timeout.
+func orDefault(d, def time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return def
+	case d < 0:
+		return 0
+	}
+	return d
+}
 
 // withTimeout is context.WithTimeout, or ctx itself when d is 0.
 func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
@@ -183,38 +204,4 @@ func (c *Conn) clientHandshake(ctx context.Context) error {
 		return ctx.Err()
 	}
 	return c.nc.SetDeadline(time.Time{})
-}
-
-// remoteTLSHint explains a TLS alert from the master about this slave's
-// certificate: in TLS 1.3 it arrives only when the preface is read.
-//
-// A Go master says "certificate required" when the slave sent no
-// certificate, and a Go slave sends none either when it has none or when
-// the only ones it has are not signed by a CA the master names (the CAs
-// it trusts). Which one it was, the dialer knows: transport.TLSDialer
-// returns the alert with a ClientCertificateConfigured method. A
-// certificate that is sent and fails verification gets another alert.
-func remoteTLSHint(err error) string {
-	var oe *net.OpError
-	if !errors.As(err, &oe) || oe.Op != "remote error" {
-		return ""
-	}
-	switch oe.Err.Error() {
-	case "tls: certificate required":
-		var dialer interface{ ClientCertificateConfigured() bool }
-		switch {
-		case !errors.As(err, &dialer):
-			return "; the master requires a client certificate signed by a CA it trusts (cert_file and key_file); a Go client sends none if no CA the master names signed its own"
-		case dialer.ClientCertificateConfigured():
-			return "; the master requires a client certificate, and this slave's is not signed by a CA the master trusts, so it sent none"
-		}
-		return "; the master requires a client certificate: set cert_file and key_file"
-	case "tls: unknown certificate authority":
-		return "; the master does not trust the CA that signed this slave's client certificate"
-	case "tls: bad certificate":
-		return "; the master rejected this slave's client certificate (not trusted, or not valid for client authentication)"
-	case "tls: expired certificate":
-		return "; this slave's client certificate has expired"
-	}
-	return ""
 }

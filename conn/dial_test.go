@@ -60,18 +60,17 @@ func TestDialHandshakeOK(t *testing.T) {
 	got := make(chan []byte, 1)
 	addr := testserve.RawTCP(t, answer(frame.HandshakeOK, got))
 
-	c, err := conn.Dial(dialCtx(t, 5*time.Second), &net.Dialer{}, "tcp", addr, conn.Config{})
+	c, err := conn.Dial(dialCtx(t, 5*time.Second), &net.Dialer{}, "tcp", addr, conn.DialConfig{})
 	require.NoError(t, err)
 	defer c.Close()
 	assert.Equal(t, addr, c.RemoteAddr().String())
-	assert.False(t, c.Created().IsZero())
 
 	b := <-got
 	assert.Equal(t, "FRPC", string(b[:4]), "slave preface magic")
 	p, err := frame.ParsePreface(b)
 	require.NoError(t, err)
 	assert.Equal(t, frame.Preface{Version: frame.Version, Status: frame.HandshakeOK}, p)
-	assert.Zero(t, c.Buffered(), "Dial must consume exactly the preface")
+	assert.Zero(t, hooks.Buffered(c), "Dial must consume exactly the preface")
 }
 
 // After Dial returns, neither the handshake's deadline nor the end of its
@@ -98,7 +97,7 @@ func TestDialLeavesNoDeadline(t *testing.T) {
 				ctx, cancel = context.WithCancel(context.Background())
 			}
 			defer cancel()
-			c, err := conn.Dial(ctx, &net.Dialer{}, "tcp", addr, conn.Config{})
+			c, err := conn.Dial(ctx, &net.Dialer{}, "tcp", addr, conn.DialConfig{})
 			require.NoError(t, err)
 			defer c.Close()
 
@@ -131,7 +130,7 @@ func TestDialRefused(t *testing.T) {
 	} {
 		t.Run(tc.status.String(), func(t *testing.T) {
 			addr := testserve.RawTCP(t, answer(tc.status, nil))
-			c, err := conn.Dial(dialCtx(t, 5*time.Second), &net.Dialer{}, "tcp", addr, conn.Config{})
+			c, err := conn.Dial(dialCtx(t, 5*time.Second), &net.Dialer{}, "tcp", addr, conn.DialConfig{})
 			require.Error(t, err)
 			assert.Nil(t, c)
 			assert.ErrorIs(t, err, tc.want)
@@ -140,7 +139,7 @@ func TestDialRefused(t *testing.T) {
 	}
 	t.Run("unknown status", func(t *testing.T) {
 		addr := testserve.RawTCP(t, answer(frame.HandshakeStatus(7), nil))
-		c, err := conn.Dial(dialCtx(t, 5*time.Second), &net.Dialer{}, "tcp", addr, conn.Config{})
+		c, err := conn.Dial(dialCtx(t, 5*time.Second), &net.Dialer{}, "tcp", addr, conn.DialConfig{})
 		require.Error(t, err)
 		assert.Nil(t, c)
 		assert.NotErrorIs(t, err, conn.ErrMasterOverloaded)
@@ -162,7 +161,7 @@ func TestDialNotFastRpc(t *testing.T) {
 				_ = nc.(*net.TCPConn).CloseWrite()
 				_, _ = io.Copy(io.Discard, nc)
 			})
-			c, err := conn.Dial(dialCtx(t, 5*time.Second), &net.Dialer{}, "tcp", addr, conn.Config{})
+			c, err := conn.Dial(dialCtx(t, 5*time.Second), &net.Dialer{}, "tcp", addr, conn.DialConfig{})
 			require.Error(t, err)
 			assert.Nil(t, c)
 			assert.ErrorIs(t, err, frame.ErrBadMagic)
@@ -171,7 +170,7 @@ func TestDialNotFastRpc(t *testing.T) {
 	}
 	t.Run("silent close", func(t *testing.T) {
 		addr := testserve.RawTCP(t, func(nc net.Conn) {})
-		_, err := conn.Dial(dialCtx(t, 5*time.Second), &net.Dialer{}, "tcp", addr, conn.Config{})
+		_, err := conn.Dial(dialCtx(t, 5*time.Second), &net.Dialer{}, "tcp", addr, conn.DialConfig{})
 		require.Error(t, err)
 		assert.NotErrorIs(t, err, frame.ErrBadMagic, "nothing was received")
 	})
@@ -182,7 +181,7 @@ func TestDialVersionMismatch(t *testing.T) {
 		_, _ = nc.Write(masterPreface(frame.Preface{Version: 2}))
 		_, _ = io.Copy(io.Discard, nc)
 	})
-	c, err := conn.Dial(dialCtx(t, 5*time.Second), &net.Dialer{}, "tcp", addr, conn.Config{})
+	c, err := conn.Dial(dialCtx(t, 5*time.Second), &net.Dialer{}, "tcp", addr, conn.DialConfig{})
 	require.Error(t, err)
 	assert.Nil(t, c)
 	var ve *frame.VersionError
@@ -208,7 +207,7 @@ func silent(accepted chan<- struct{}) func(net.Conn) {
 func TestDialSilentMasterDeadline(t *testing.T) {
 	addr := testserve.RawTCP(t, silent(nil))
 	start := time.Now()
-	c, err := conn.Dial(dialCtx(t, 300*time.Millisecond), &net.Dialer{}, "tcp", addr, conn.Config{})
+	c, err := conn.Dial(dialCtx(t, 300*time.Millisecond), &net.Dialer{}, "tcp", addr, conn.DialConfig{})
 	elapsed := time.Since(start)
 	require.Error(t, err)
 	assert.Nil(t, c)
@@ -222,7 +221,7 @@ func TestDialDeadlineAlwaysReportsContext(t *testing.T) {
 	addr := testserve.RawTCP(t, silent(nil))
 	for i := range 30 {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(5+i%5)*time.Millisecond)
-		_, err := conn.Dial(ctx, &net.Dialer{}, "tcp", addr, conn.Config{})
+		_, err := conn.Dial(ctx, &net.Dialer{}, "tcp", addr, conn.DialConfig{})
 		cancel()
 		require.Error(t, err)
 		require.ErrorIs(t, err, context.DeadlineExceeded, "attempt %d: %v", i, err)
@@ -242,7 +241,7 @@ func TestDialCancelMidHandshake(t *testing.T) {
 		cancel()
 	}()
 	start := time.Now()
-	c, err := conn.Dial(ctx, &net.Dialer{}, "tcp", addr, conn.Config{})
+	c, err := conn.Dial(ctx, &net.Dialer{}, "tcp", addr, conn.DialConfig{})
 	elapsed := time.Since(start)
 	require.Error(t, err)
 	assert.Nil(t, c)
@@ -257,7 +256,7 @@ func (d failingDialer) DialContext(context.Context, string, string) (net.Conn, e
 }
 
 func TestDialDialerError(t *testing.T) {
-	c, err := conn.Dial(context.Background(), failingDialer{errBoom}, "tcp", "127.0.0.1:1", conn.Config{})
+	c, err := conn.Dial(context.Background(), failingDialer{errBoom}, "tcp", "127.0.0.1:1", conn.DialConfig{})
 	assert.Nil(t, c)
 	assert.ErrorIs(t, err, errBoom)
 }
@@ -268,7 +267,7 @@ func TestDialConnectionRefused(t *testing.T) {
 	require.NoError(t, err)
 	addr := ln.Addr().String()
 	require.NoError(t, ln.Close())
-	_, err = conn.Dial(dialCtx(t, 5*time.Second), &net.Dialer{}, "tcp", addr, conn.Config{})
+	_, err = conn.Dial(dialCtx(t, 5*time.Second), &net.Dialer{}, "tcp", addr, conn.DialConfig{})
 	require.Error(t, err)
 	var oe *net.OpError
 	assert.True(t, errors.As(err, &oe), "got %v", err)
@@ -345,7 +344,7 @@ func TestDialCancelRacesCompletion(t *testing.T) {
 		}
 		return hc
 	}}
-	c, err := conn.Dial(ctx, d, "tcp", addr, conn.Config{})
+	c, err := conn.Dial(ctx, d, "tcp", addr, conn.DialConfig{})
 	close(release)
 	select {
 	case <-hc.pastSet:
@@ -371,12 +370,12 @@ func (blockingDialer) DialContext(ctx context.Context, _, _ string) (net.Conn, e
 	return nil, &net.OpError{Op: "dial", Net: "tcp", Err: ctx.Err()}
 }
 
-// DialWith's own timeouts give errors of their own, which do not match
+// Dial's own timeouts give errors of their own, which do not match
 // context.DeadlineExceeded: the caller's context did not end.
-func TestDialWithOwnTimeouts(t *testing.T) {
+func TestDialOwnTimeouts(t *testing.T) {
 	t.Run("handshake", func(t *testing.T) {
 		addr := testserve.RawTCP(t, silent(nil))
-		c, err := conn.DialWith(context.Background(), &net.Dialer{}, "tcp", addr, conn.DialConfig{HandshakeTimeout: 100 * time.Millisecond})
+		c, err := conn.Dial(context.Background(), &net.Dialer{}, "tcp", addr, conn.DialConfig{HandshakeTimeout: 100 * time.Millisecond})
 		require.Error(t, err)
 		assert.Nil(t, c)
 		assert.ErrorIs(t, err, conn.ErrNoPreface)
@@ -384,7 +383,7 @@ func TestDialWithOwnTimeouts(t *testing.T) {
 		assert.Equal(t, "fastrpc: the peer at "+addr+" sent no FastRpc preface within 100ms; is it a FastRpc master?", err.Error())
 	})
 	t.Run("connect", func(t *testing.T) {
-		c, err := conn.DialWith(context.Background(), blockingDialer{}, "tcp", "127.0.0.1:1", conn.DialConfig{ConnectTimeout: 50 * time.Millisecond})
+		c, err := conn.Dial(context.Background(), blockingDialer{}, "tcp", "127.0.0.1:1", conn.DialConfig{ConnectTimeout: 50 * time.Millisecond})
 		require.Error(t, err)
 		assert.Nil(t, c)
 		assert.ErrorIs(t, err, conn.ErrDialTimeout)
@@ -394,16 +393,16 @@ func TestDialWithOwnTimeouts(t *testing.T) {
 	})
 	t.Run("the caller's deadline comes first", func(t *testing.T) {
 		addr := testserve.RawTCP(t, silent(nil))
-		_, err := conn.DialWith(dialCtx(t, 50*time.Millisecond), &net.Dialer{}, "tcp", addr, conn.DialConfig{HandshakeTimeout: 5 * time.Second})
+		_, err := conn.Dial(dialCtx(t, 50*time.Millisecond), &net.Dialer{}, "tcp", addr, conn.DialConfig{HandshakeTimeout: 5 * time.Second})
 		assert.ErrorIs(t, err, context.DeadlineExceeded)
 		assert.NotErrorIs(t, err, conn.ErrNoPreface)
-		_, err = conn.DialWith(dialCtx(t, 50*time.Millisecond), blockingDialer{}, "tcp", addr, conn.DialConfig{ConnectTimeout: 5 * time.Second})
+		_, err = conn.Dial(dialCtx(t, 50*time.Millisecond), blockingDialer{}, "tcp", addr, conn.DialConfig{ConnectTimeout: 5 * time.Second})
 		assert.ErrorIs(t, err, context.DeadlineExceeded)
 		assert.NotErrorIs(t, err, conn.ErrDialTimeout)
 	})
 	t.Run("messages have one prefix", func(t *testing.T) {
 		addr := testserve.RawTCP(t, answer(frame.HandshakeOverloaded, nil))
-		_, err := conn.DialWith(context.Background(), &net.Dialer{}, "tcp", addr, conn.DialConfig{HandshakeTimeout: time.Second})
+		_, err := conn.Dial(context.Background(), &net.Dialer{}, "tcp", addr, conn.DialConfig{HandshakeTimeout: time.Second})
 		assert.ErrorIs(t, err, conn.ErrMasterOverloaded)
 		assert.Equal(t, "fastrpc: handshake with "+addr+": master refused the connection: at its connection limit", err.Error())
 	})

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/AmanTrance/FastRpc/conn"
+	"github.com/AmanTrance/FastRpc/internal/connhooks"
 	"github.com/stretchr/testify/require"
 )
 
@@ -191,3 +193,6 @@ func (s *shortWriter) Write(p []byte) (int, error) {
 }
 
 var errBoom = errors.New("boom")
+
+// hooks are the operations conn keeps out of its API for master and slave.
+var hooks = connhooks.Of[*conn.Conn]()

@@ -68,7 +68,7 @@ func TestStaleBuffered(t *testing.T) {
 	c := conn.New(&fakeConn{r: strings.NewReader("xy")}, conn.Config{})
 	one := make([]byte, 1)
 	require.NoError(t, c.ReadFull(one))
-	require.Equal(t, 1, c.Buffered())
+	require.Equal(t, 1, hooks.Buffered(c))
 	assert.True(t, c.Stale(), "a byte is buffered")
 }
 

@@ -20,7 +20,7 @@ func AppendCapabilities(b []byte, caps []Capability) ([]byte, error) {
 	for _, c := range caps {
 		for _, s := range [...]string{c.Name, c.Description, c.IncomingEncoding, c.ReturningEncoding} {
 			if len(s) > MaxStringLen {
-				return b, fmt.Errorf("frame: capability %q has a string of %d bytes, the limit is %d", c.Name, len(s), MaxStringLen)
+				return b, fmt.Errorf("fastrpc: frame: capability %q has a string of %d bytes, the limit is %d", c.Name, len(s), MaxStringLen)
 			}
 		}
 	}

@@ -26,6 +26,12 @@ const (
 	MaxStringLen = 1<<16 - 1
 )
 
+// DefaultMaxPayload is the default bound, on both sides, on a payload held
+// in memory: the master's request size and the slave's request and
+// response sizes. Both can be changed, per master, per method and per
+// slave; one default keeps an unconfigured pair in agreement.
+const DefaultMaxPayload = 64 << 20
+
 // CapabilitiesName is the name of the built-in method with ID 0.
 const CapabilitiesName = "capabilities"
 
@@ -39,13 +45,13 @@ var magic = [4]byte{'F', 'R', 'P', 'C'}
 // connection that produced one is not usable any further.
 var (
 	// ErrShort means the buffer is smaller than the frame being decoded.
-	ErrShort = errors.New("frame: buffer shorter than the frame")
+	ErrShort = errors.New("fastrpc: frame: buffer shorter than the frame")
 	// ErrBadMagic means the peer does not speak FastRpc.
-	ErrBadMagic = errors.New("frame: peer is not speaking FastRpc (bad preface magic)")
+	ErrBadMagic = errors.New("fastrpc: frame: peer is not speaking FastRpc (bad preface magic)")
 	// ErrReserved means a reserved field or an undefined flag was set.
-	ErrReserved = errors.New("frame: reserved bits set (peer speaks an incompatible protocol revision)")
+	ErrReserved = errors.New("fastrpc: frame: reserved bits set (peer speaks an incompatible protocol revision)")
 	// ErrCapabilities means a capabilities body is malformed.
-	ErrCapabilities = errors.New("frame: malformed capabilities body")
+	ErrCapabilities = errors.New("fastrpc: frame: malformed capabilities body")
 )
 
 // VersionError reports a peer that speaks another protocol version.
@@ -54,7 +60,7 @@ type VersionError struct {
 }
 
 func (e *VersionError) Error() string {
-	return fmt.Sprintf("frame: peer speaks FastRpc protocol version %d, this side speaks %d; upgrade the older side", e.Remote, e.Local)
+	return fmt.Sprintf("fastrpc: frame: peer speaks FastRpc protocol version %d, this side speaks %d; upgrade the older side", e.Remote, e.Local)
 }
 
 // HandshakeStatus is what a master says in its preface about the connection.

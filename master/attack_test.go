@@ -28,16 +28,17 @@ import (
 // dripped after a complete header, a peer that never reads, calls whose
 // slave walked away, and handlers that keep their context.
 
-// honestWithin checks that a fresh honest slave is served by m within d,
-// retrying while the master is full: slots held by an attacker must be
-// freed by the master's own limits, fast enough for an honest caller.
-func honestWithin(t *testing.T, m *master.Master, d time.Duration) {
+// honestWithin checks that a fresh honest slave is served by the master at
+// addr within d, retrying while the master is full: slots held by an
+// attacker must be freed by the master's own limits, fast enough for an
+// honest caller.
+func honestWithin(t *testing.T, addr string, d time.Duration) {
 	t.Helper()
 	start := time.Now()
 	var last error
 	for time.Since(start) < d {
 		ctx, cancel := context.WithTimeout(context.Background(), d-time.Since(start))
-		s, err := slave.New(slave.Config{Address: m.Addr().String(), PoolSize: 1})
+		s, err := slave.New(slave.Config{Address: addr, PoolSize: 1})
 		require.NoError(t, err)
 		resp, err := s.Call(ctx, "echo", []byte("honest"))
 		cancel()
@@ -55,8 +56,8 @@ func honestWithin(t *testing.T, m *master.Master, d time.Duration) {
 // dripper sends a complete request header for method and then its payload
 // a few bytes at a time, until the master closes the connection or stop
 // is closed. It reports on closed when the master closed it.
-func dripper(t *testing.T, m *master.Master, method string, stop <-chan struct{}, closed chan<- time.Duration) {
-	nc := rawHandshake(t, m)
+func dripper(t *testing.T, addr string, method string, stop <-chan struct{}, closed chan<- time.Duration) {
+	nc := rawHandshake(t, addr)
 	writeRequestHeader(t, nc, frame.RequestHeader{Method: frame.MethodID(method), Length: 1 << 20})
 	start := time.Now()
 	go func() {
@@ -82,8 +83,8 @@ func dripper(t *testing.T, m *master.Master, method string, stop <-chan struct{}
 
 func TestHostilePayloadDrip(t *testing.T) {
 	cfg := master.Config{MaxConnections: 4, HeaderTimeout: time.Second, IdleTimeout: time.Second, BodyTimeout: 300 * time.Millisecond}
-	hostileCase(t, cfg, func(t *testing.T, m *master.Master) {
-		require.NoError(t, m.Register("slowread", master.Info{}, func(op *master.IOOperator) error {
+	hostileCase(t, cfg, func(t *testing.T, m *master.Master, addr string) {
+		require.NoError(t, m.Register("slowread", master.MethodInfo{}, func(op *master.IOOperator) error {
 			_, err := op.WriteTo(io.Discard) // a handler reading its payload as it comes
 			return err
 		}))
@@ -93,9 +94,9 @@ func TestHostilePayloadDrip(t *testing.T) {
 		// Every slot: two payloads the master discards (unknown method),
 		// two that a handler reads.
 		for _, method := range []string{"nosuch", "nosuch", "slowread", "slowread"} {
-			dripper(t, m, method, stop, closed)
+			dripper(t, addr, method, stop, closed)
 		}
-		honestWithin(t, m, time.Second)
+		honestWithin(t, addr, time.Second)
 		for range 4 {
 			select {
 			case d := <-closed:
@@ -109,11 +110,11 @@ func TestHostilePayloadDrip(t *testing.T) {
 
 func TestHostilePeerNeverReads(t *testing.T) {
 	cfg := master.Config{MaxConnections: 1, WriteTimeout: 300 * time.Millisecond}
-	hostileCase(t, cfg, func(t *testing.T, m *master.Master) {
+	hostileCase(t, cfg, func(t *testing.T, m *master.Master, addr string) {
 		// The only slot: a peer that asks for 16 MiB and never reads.
-		nc := rawHandshake(t, m)
+		nc := rawHandshake(t, addr)
 		writeRequestHeader(t, nc, frame.RequestHeader{Method: frame.MethodID("big")})
-		honestWithin(t, m, time.Second)
+		honestWithin(t, addr, time.Second)
 		// Once the socket buffers are full the master gave up on it.
 		require.NoError(t, nc.SetReadDeadline(time.Now().Add(5*time.Second)))
 		_, err := io.Copy(io.Discard, nc)
@@ -125,15 +126,15 @@ func TestHostilePeerNeverReads(t *testing.T) {
 // Progress-based: a slow but steady stream is never cut, however long it
 // takes in all.
 func TestBodyAndWriteTimeoutsAreProgressBased(t *testing.T) {
-	m := serveMaster(t, master.Config{BodyTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond},
-		map[string]master.HandlerFunc{"count": func(op *master.IOOperator) error {
+	_, addr := serveMaster(t, master.Config{BodyTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond},
+		map[string]master.Handler{"count": func(op *master.IOOperator) error {
 			n, err := op.WriteTo(io.Discard)
 			if err != nil {
 				return err
 			}
 			return op.WriteIOFromReader(zeros{}, int(n), 0)
 		}})
-	s := dialSlave(t, m.Addr().String(), slave.Config{PoolSize: 1})
+	s := dialSlave(t, addr, slave.Config{PoolSize: 1})
 	const size = 3 << 20 // 3 MiB up and down, at 1 MiB/s each way: 6 s > 30 timeouts
 	body := &pacedReader{left: size, step: 64 << 10, every: 60 * time.Millisecond}
 	w := &pacedWriter{step: 64 << 10, every: 60 * time.Millisecond}
@@ -187,7 +188,7 @@ func TestAbandonedCallsFreeSlotsAndCancelHandlers(t *testing.T) {
 	release := make(chan struct{})
 	var running atomic.Int32
 	cancelled := make(chan error, 1)
-	m := serveMaster(t, master.Config{MaxConnections: 4}, map[string]master.HandlerFunc{
+	_, addr := serveMaster(t, master.Config{MaxConnections: 4}, map[string]master.Handler{
 		"echo": echo,
 		"stubborn": func(op *master.IOOperator) error {
 			running.Add(1)
@@ -219,7 +220,7 @@ func TestAbandonedCallsFreeSlotsAndCancelHandlers(t *testing.T) {
 	// One slave, one connection at a time, calls it gives up on: each one
 	// it abandons used to keep a slot until the handler returned. Six
 	// stubborn handlers end up running at once, more than the four slots.
-	s := dialSlave(t, m.Addr().String(), slave.Config{PoolSize: 1})
+	s := dialSlave(t, addr, slave.Config{PoolSize: 1})
 	for i := 0; running.Load() < 6; i++ {
 		require.Less(t, i, 100, "stubborn handlers running: %d", running.Load())
 		ctx, cancel := context.WithCancel(context.Background())
@@ -233,11 +234,11 @@ func TestAbandonedCallsFreeSlotsAndCancelHandlers(t *testing.T) {
 			require.ErrorIs(t, err, context.Canceled)
 		}
 	}
-	honestWithin(t, m, time.Second)
+	honestWithin(t, addr, time.Second)
 
 	// A call with no deadline whose slave closes the connection: the
 	// handler's context ends within milliseconds.
-	nc := rawHandshake(t, m)
+	nc := rawHandshake(t, addr)
 	writeRequestHeader(t, nc, frame.RequestHeader{Method: frame.MethodID("watch")})
 	time.Sleep(20 * time.Millisecond) // the handler is waiting
 	require.NoError(t, nc.Close())
@@ -255,7 +256,7 @@ func TestAbandonedCallsFreeSlotsAndCancelHandlers(t *testing.T) {
 func TestAbandonedHandlersAreBounded(t *testing.T) {
 	release := make(chan struct{})
 	var running atomic.Int32
-	m := serveMaster(t, master.Config{MaxConnections: 2}, map[string]master.HandlerFunc{
+	_, addr := serveMaster(t, master.Config{MaxConnections: 2}, map[string]master.Handler{
 		"echo": echo,
 		"stubborn": func(op *master.IOOperator) error {
 			running.Add(1)
@@ -268,7 +269,7 @@ func TestAbandonedHandlersAreBounded(t *testing.T) {
 		},
 	})
 	for range 20 {
-		nc, err := net.Dial("tcp", m.Addr().String())
+		nc, err := net.Dial("tcp", addr)
 		require.NoError(t, err)
 		writePreface(t, nc, frame.Preface{Version: frame.Version})
 		writeRequestHeader(t, nc, frame.RequestHeader{Method: frame.MethodID("stubborn")})
@@ -280,7 +281,7 @@ func TestAbandonedHandlersAreBounded(t *testing.T) {
 	require.GreaterOrEqual(t, running.Load(), int32(3), "abandoned calls freed no slot")
 	close(release)
 	require.Eventually(t, func() bool { return running.Load() == 0 }, hangGuard, time.Millisecond)
-	honestWithin(t, m, time.Second)
+	honestWithin(t, addr, time.Second)
 }
 
 // WriteTimeout counts what a slow reader takes from the socket, not only
@@ -294,11 +295,11 @@ func TestWriteTimeoutSeesSocketProgress(t *testing.T) {
 	}
 	const size = 4 << 20
 	for _, wbuf := range []int{0, 8 << 20} {
-		m := serveMaster(t, master.Config{WriteTimeout: 100 * time.Millisecond, Conn: conn.Config{WriteBufferSize: wbuf}},
-			map[string]master.HandlerFunc{"big": func(op *master.IOOperator) error {
+		_, addr := serveMaster(t, master.Config{WriteTimeout: 100 * time.Millisecond, Conn: conn.Config{WriteBufferSize: wbuf}},
+			map[string]master.Handler{"big": func(op *master.IOOperator) error {
 				return op.WriteIOFromBuffer(make([]byte, size))
 			}})
-		nc := rawHandshake(t, m)
+		nc := rawHandshake(t, addr)
 		writeRequestHeader(t, nc, frame.RequestHeader{Method: frame.MethodID("big")})
 		// 64 KiB every 20 ms, about 3 MB/s: five times the floor of 64 KiB
 		// per 100 ms.
@@ -318,7 +319,7 @@ func TestWriteTimeoutSeesSocketProgress(t *testing.T) {
 // IOOperator, and is race-free (go test -race).
 func TestHandlerContextIsItsOwn(t *testing.T) {
 	kept := make(chan context.Context, 4)
-	m := serveMaster(t, master.Config{}, map[string]master.HandlerFunc{
+	_, addr := serveMaster(t, master.Config{}, map[string]master.Handler{
 		"keep": func(op *master.IOOperator) error {
 			ctx := op.Context()
 			go func() { // the common go audit(context.WithoutCancel(ctx))
@@ -328,7 +329,7 @@ func TestHandlerContextIsItsOwn(t *testing.T) {
 			return op.WriteNothing()
 		},
 	})
-	s := dialSlave(t, m.Addr().String(), slave.Config{PoolSize: 1})
+	s := dialSlave(t, addr, slave.Config{PoolSize: 1})
 
 	ctx1, cancel1 := context.WithTimeout(context.Background(), time.Hour)
 	defer cancel1()
@@ -378,11 +379,11 @@ func TestPerMethodRequestLimit(t *testing.T) {
 		}
 		return op.WriteIOFromBuffer([]byte{byte(n >> 20)})
 	}
-	require.NoError(t, m.Register("upload", master.Info{MaxRequestSize: -1}, count))
-	require.NoError(t, m.Register("tiny", master.Info{MaxRequestSize: 16}, count))
-	require.NoError(t, m.Register("default", master.Info{}, count))
-	serveOn(t, m, "127.0.0.1:0")
-	s := dialSlave(t, m.Addr().String(), slave.Config{PoolSize: 1, MaxRequestSize: -1})
+	require.NoError(t, m.Register("upload", master.MethodInfo{MaxRequestSize: -1}, count))
+	require.NoError(t, m.Register("tiny", master.MethodInfo{MaxRequestSize: 16}, count))
+	require.NoError(t, m.Register("default", master.MethodInfo{}, count))
+	addr, _ := serveOn(t, m, "127.0.0.1:0")
+	s := dialSlave(t, addr, slave.Config{PoolSize: 1, MaxRequestSize: -1})
 
 	const big = 8 << 20
 	var out bytes.Buffer
@@ -402,12 +403,12 @@ func TestPerMethodRequestLimit(t *testing.T) {
 // promised and what it sent.
 func TestEarlyEndedResponseIsLogged(t *testing.T) {
 	var logs testserve.SyncBuffer
-	m := serveMaster(t, master.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))}, map[string]master.HandlerFunc{
+	_, addr := serveMaster(t, master.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))}, map[string]master.Handler{
 		"short": func(op *master.IOOperator) error {
 			return op.WriteIOFromReader(strings.NewReader("abc"), 10, 0)
 		},
 	})
-	s := dialSlave(t, m.Addr().String(), slave.Config{PoolSize: 1})
+	s := dialSlave(t, addr, slave.Config{PoolSize: 1})
 	_, err := s.Call(callCtx(t), "short", nil)
 	require.Error(t, err)
 	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "ended early") }, hangGuard, time.Millisecond)
@@ -431,14 +432,14 @@ func TestRegisterRefusesIDCollisions(t *testing.T) {
 	})()
 	m := master.New(master.Config{})
 	h := func(op *master.IOOperator) error { return nil }
-	err := m.Register("zero", master.Info{}, h)
+	err := m.Register("zero", master.MethodInfo{}, h)
 	require.ErrorIs(t, err, master.ErrIDCollision)
 	require.Contains(t, err.Error(), "reserved ID 0")
-	require.NoError(t, m.Register("a", master.Info{}, h))
-	err = m.Register("b", master.Info{}, h)
+	require.NoError(t, m.Register("a", master.MethodInfo{}, h))
+	err = m.Register("b", master.MethodInfo{}, h)
 	require.ErrorIs(t, err, master.ErrIDCollision)
 	require.Contains(t, err.Error(), `"a" and "b"`)
-	require.ErrorIs(t, m.Register("a", master.Info{}, h), master.ErrDuplicate)
+	require.ErrorIs(t, m.Register("a", master.MethodInfo{}, h), master.ErrDuplicate)
 	names := []string{}
 	for _, c := range m.Capabilities() {
 		names = append(names, c.Name)
@@ -450,13 +451,13 @@ func TestRegisterRefusesIDCollisions(t *testing.T) {
 // built: Err alone builds nothing.
 func TestHandlerContextErrIsConsistent(t *testing.T) {
 	kept := make(chan context.Context, 2)
-	m := serveMaster(t, master.Config{}, map[string]master.HandlerFunc{
+	_, addr := serveMaster(t, master.Config{}, map[string]master.Handler{
 		"keep": func(op *master.IOOperator) error {
 			kept <- op.Context()
 			return nil
 		},
 	})
-	s := dialSlave(t, m.Addr().String(), slave.Config{PoolSize: 1})
+	s := dialSlave(t, addr, slave.Config{PoolSize: 1})
 	// Ended by its handler returning, before its deadline.
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	_, err := s.Call(ctx, "keep", nil)
@@ -475,12 +476,12 @@ func TestHandlerContextErrIsConsistent(t *testing.T) {
 // requests and never reads, is cut by WriteTimeout like any response.
 func TestLongErrorToPeerThatNeverReads(t *testing.T) {
 	cfg := master.Config{MaxConnections: 1, WriteTimeout: 200 * time.Millisecond}
-	hostileCase(t, cfg, func(t *testing.T, m *master.Master) {
+	hostileCase(t, cfg, func(t *testing.T, m *master.Master, addr string) {
 		long := strings.Repeat("e", 60<<10)
-		require.NoError(t, m.Register("fail", master.Info{}, func(op *master.IOOperator) error {
+		require.NoError(t, m.Register("fail", master.MethodInfo{}, func(op *master.IOOperator) error {
 			return op.WriteError(long)
 		}))
-		nc := rawHandshake(t, m)
+		nc := rawHandshake(t, addr)
 		go func() {
 			var hdr [frame.RequestHeaderSize]byte
 			frame.PutRequestHeader(hdr[:], frame.RequestHeader{Method: frame.MethodID("fail")})
@@ -490,20 +491,20 @@ func TestLongErrorToPeerThatNeverReads(t *testing.T) {
 				}
 			}
 		}()
-		honestWithin(t, m, 2*time.Second)
+		honestWithin(t, addr, 2*time.Second)
 	})
 }
 
 // A slave that half-closes its side after its request still gets the
 // answer: the watcher cancels nothing it should not and closes nothing.
 func TestHalfClosedSlaveGetsItsAnswer(t *testing.T) {
-	m := serveMaster(t, master.Config{}, map[string]master.HandlerFunc{
+	_, addr := serveMaster(t, master.Config{}, map[string]master.Handler{
 		"slow": func(op *master.IOOperator) error {
 			time.Sleep(20 * time.Millisecond) // long enough to be watched
 			return op.WriteIOFromBuffer([]byte("answer"))
 		},
 	})
-	nc := rawHandshake(t, m)
+	nc := rawHandshake(t, addr)
 	writeRequestHeader(t, nc, frame.RequestHeader{Method: frame.MethodID("slow")})
 	require.NoError(t, nc.(*net.TCPConn).CloseWrite())
 	h, body := readResponse(t, nc)
@@ -516,15 +517,15 @@ func TestCloseCancelsHandlersWithErrClosed(t *testing.T) {
 	started := make(chan struct{})
 	cause := make(chan error, 1)
 	m := master.New(master.Config{})
-	require.NoError(t, m.Register("wait", master.Info{}, func(op *master.IOOperator) error {
+	require.NoError(t, m.Register("wait", master.MethodInfo{}, func(op *master.IOOperator) error {
 		ctx := op.Context()
 		close(started)
 		<-ctx.Done()
 		cause <- context.Cause(ctx)
 		return nil
 	}))
-	serveOn(t, m, "127.0.0.1:0")
-	s := dialSlave(t, m.Addr().String(), slave.Config{PoolSize: 1})
+	addr, _ := serveOn(t, m, "127.0.0.1:0")
+	s := dialSlave(t, addr, slave.Config{PoolSize: 1})
 	go func() { _, _ = s.Call(context.Background(), "wait", nil) }()
 	<-started
 	time.Sleep(10 * time.Millisecond) // the watcher watches too

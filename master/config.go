@@ -3,15 +3,16 @@ package master
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 
 	"github.com/AmanTrance/FastRpc/conn"
+	"github.com/AmanTrance/FastRpc/internal/errtext"
 	"github.com/AmanTrance/FastRpc/module"
 )
 
 // JSONConfig is a master's configuration in JSON. Listeners and middleware
 // are modules named by their "module" field, from the "listener" and
-// "middleware" namespaces:
+// "master.middleware" namespaces (module.NamespaceListener and
+// module.NamespaceMasterMiddleware):
 //
 //	{
 //	  "listeners": [{"module": "tcp", "address": "127.0.0.1:10000"},
@@ -36,24 +37,28 @@ type JSONConfig struct {
 	WriteBufferSize int               `json:"write_buffer_size,omitempty"`
 }
 
-// MiddlewareModule is what a "middleware.*" module provides to a master.
+// MiddlewareModule is what a "master.middleware.*" module
+// (module.NamespaceMasterMiddleware) provides to a master.
 type MiddlewareModule interface {
-	WrapHandler(next HandlerFunc) HandlerFunc
+	WrapHandler(next Handler) Handler
 }
 
 // FromJSON builds a master from a JSONConfig document: its listeners (for
 // Run) and middleware are loaded as modules, provisioned and validated.
-// Modules with a Cleanup are cleaned up when the master is closed or shut
-// down. The master, and modules that log, use the logger ctx carries (see
-// module.ContextWithLogger). Register methods on the result, then call Run.
+// The modules are cleaned up when the master is closed or shut down, or at
+// once if FromJSON fails. The master, and modules that log, use the logger
+// ctx carries (see module.ContextWithLogger). Register methods on the
+// result, then call Run.
 func FromJSON(ctx context.Context, data []byte) (*Master, error) {
 	var jc JSONConfig
 	if err := module.DecodeStrict(data, &jc); err != nil {
-		return nil, fmt.Errorf("fastrpc: master config: %w", err)
+		return nil, errtext.Errorf("master config: %w", err)
 	}
-	var loaded module.Loaded
+	loader := module.NewLoader(ctx)
 	fail := func(err error) (*Master, error) {
-		_ = loaded.Cleanup()
+		if cerr := loader.Cleanup(); cerr != nil {
+			err = errtext.Errorf("%w; then %w", err, cerr)
+		}
 		return nil, err
 	}
 	cfg := Config{
@@ -68,29 +73,27 @@ func FromJSON(ctx context.Context, data []byte) (*Master, error) {
 		Conn:            conn.Config{ReadBufferSize: jc.ReadBufferSize, WriteBufferSize: jc.WriteBufferSize},
 	}
 	for i, raw := range jc.Listeners {
-		l, err := module.LoadAs[Listener](ctx, "listener", raw)
+		l, err := module.LoadAs[conn.Listener](loader, module.NamespaceListener, raw)
 		if err != nil {
-			return fail(fmt.Errorf("fastrpc: master config: listeners[%d]: %w", i, err))
+			return fail(errtext.Errorf("master config: listeners[%d]: %w", i, err))
 		}
-		loaded.Add(l)
 		cfg.Listeners = append(cfg.Listeners, l)
 	}
 	for i, raw := range jc.Middleware {
-		mw, err := module.LoadAs[MiddlewareModule](ctx, "middleware", raw)
+		mw, err := module.LoadAs[MiddlewareModule](loader, module.NamespaceMasterMiddleware, raw)
 		if err != nil {
-			return fail(fmt.Errorf("fastrpc: master config: middleware[%d]: %w", i, err))
+			return fail(errtext.Errorf("master config: middleware[%d]: %w", i, err))
 		}
-		loaded.Add(mw)
 		cfg.Middleware = append(cfg.Middleware, mw.WrapHandler)
 	}
 	m := New(cfg)
-	m.loaded = loaded
+	m.loader = loader
 	return m, nil
 }
 
-// cleanup runs the loaded modules' Cleanup once.
+// cleanup runs the loaded modules' Cleanup once, for Close and Shutdown.
 func (m *Master) cleanup() error {
 	var err error
-	m.cleanupOnce.Do(func() { err = m.loaded.Cleanup() })
+	m.cleanupOnce.Do(func() { err = m.loader.Cleanup() })
 	return err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,10 +16,29 @@ import (
 	"github.com/AmanTrance/FastRpc/slave"
 )
 
+// cleanups counts the Cleanup calls of this file's test modules, by tag.
+var cleanups = struct {
+	sync.Mutex
+	n map[string]int
+}{n: map[string]int{}}
+
+func cleanedUp(tag string) int {
+	cleanups.Lock()
+	defer cleanups.Unlock()
+	return cleanups.n[tag]
+}
+
+func countCleanup(tag string) {
+	cleanups.Lock()
+	defer cleanups.Unlock()
+	cleanups.n[tag]++
+}
+
 // testListener is a "listener.test_loopback" module: TCP on a loopback
 // port, recording what happens to it.
 type testListener struct {
-	Port int `json:"port"`
+	Port int    `json:"port"`
+	Tag  string `json:"tag"`
 
 	provisioned, cleaned bool
 	addr                 net.Addr
@@ -27,8 +47,8 @@ type testListener struct {
 // opened receives every test listener that opened.
 var opened = make(chan *testListener, 16)
 
-func (*testListener) FastRpcModule() module.Info {
-	return module.Info{ID: "listener.test_loopback", New: func() module.Module { return new(testListener) }}
+func (*testListener) FastRpcModule() module.ModuleInfo {
+	return module.ModuleInfo{ID: module.NamespaceListener + ".test_loopback", New: func() module.Module { return new(testListener) }}
 }
 
 func (l *testListener) Provision(context.Context) error { l.provisioned = true; return nil }
@@ -40,7 +60,7 @@ func (l *testListener) Validate() error {
 	return nil
 }
 
-func (l *testListener) Cleanup() error { l.cleaned = true; return nil }
+func (l *testListener) Cleanup() error { l.cleaned = true; countCleanup(l.Tag); return nil }
 
 func (l *testListener) Listen(context.Context) (net.Listener, error) {
 	ln, err := net.Listen("tcp", loopback(l.Port))
@@ -51,9 +71,26 @@ func (l *testListener) Listen(context.Context) (net.Listener, error) {
 	return ln, err
 }
 
-func init() { module.Register(&testListener{}) }
+// countingMiddleware is a "master.middleware.test_counting" module, a
+// third party's, whose Cleanup counts.
+type countingMiddleware struct {
+	Tag string `json:"tag"`
+}
 
-func TestFromJSON(t *testing.T) {
+func (*countingMiddleware) FastRpcModule() module.ModuleInfo {
+	return module.ModuleInfo{ID: module.NamespaceMasterMiddleware + ".test_counting", New: func() module.Module { return new(countingMiddleware) }}
+}
+
+func (*countingMiddleware) WrapHandler(next master.Handler) master.Handler { return next }
+
+func (c *countingMiddleware) Cleanup() error { countCleanup(c.Tag); return nil }
+
+func init() {
+	module.Register(&testListener{})
+	module.Register(&countingMiddleware{})
+}
+
+func TestFromJSONConfig(t *testing.T) {
 	before := snapshotCalls("echo")
 	m, err := master.FromJSON(context.Background(), []byte(`{
 		"listeners": [{"module": "test_loopback"}, {"module": "test_loopback", "port": 0}],
@@ -65,7 +102,7 @@ func TestFromJSON(t *testing.T) {
 		"write_timeout": "20s"
 	}`))
 	require.NoError(t, err)
-	register(t, m, map[string]master.HandlerFunc{"echo": echo})
+	register(t, m, map[string]master.Handler{"echo": echo})
 	done := make(chan error, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { done <- m.Run(ctx) }()
@@ -102,22 +139,86 @@ func TestFromJSON(t *testing.T) {
 	}
 }
 
-func TestFromJSONErrors(t *testing.T) {
+func TestFromJSONConfigErrors(t *testing.T) {
 	for doc, want := range map[string]string{
-		`{"listeners": [{"module": "nope"}]}`:                                       `listener.test_loopback`,
-		`{"listeners": [{"module": "test_loopback", "prot": 1}]}`:                   `"prot"`,
-		`{"listeners": [{"module": "test_loopback", "port": 99999}]}`:               `port: must be`,
-		`{"listeners": [], "middleware": [{"module": "logging", "level": "loud"}]}`: `level "loud"`,
-		`{"listeners": [], "max_conections": 3}`:                                    `"max_conections"`,
-		`{"listeners": [], "idle_timeout": "forever"}`:                              `"forever"`,
-		`{"listeners": [{"port": 1}]}`:                                              `"module" field`,
+		`{"listeners": [{"module": "nope"}]}`:                                          `fastrpc: master config: listeners[0]: module "listener.nope" not registered; known in namespace "listener": listener.tcp, listener.test_loopback`,
+		`{"listeners": [], "middleware": [{"module": "logging"}, {"module": "nope"}]}`: `fastrpc: master config: middleware[1]: module "master.middleware.nope" not registered; known in namespace "master.middleware": `,
+		`{"listeners": [{"module": "test_loopback", "port": 99999}]}`:                  `fastrpc: master config: listeners[0]: module "listener.test_loopback": invalid config: port: must be`,
+		`{"listeners": [{"module": "test_loopback", "prot": 1}]}`:                      `"prot"`,
+		`{"listeners": [], "middleware": [{"module": "logging", "level": "loud"}]}`:    `level "loud"`,
+		`{"listeners": [], "max_conections": 3}`:                                       `"max_conections"`,
+		`{"listeners": [], "idle_timeout": "forever"}`:                                 `"forever"`,
+		`{"listeners": [{"port": 1}]}`:                                                 `"module" field`,
 	} {
 		_, err := master.FromJSON(context.Background(), []byte(doc))
 		require.ErrorContains(t, err, want, doc)
+		require.NotContains(t, err.Error()[len("fastrpc: "):], "fastrpc: ", "one prefix: %s", doc)
 	}
 	m := master.New(master.Config{})
 	require.ErrorContains(t, m.Run(context.Background()), "Listeners is empty")
 }
+
+// A config that fails cleans up the modules loaded before the failure.
+func TestFromJSONConfigFailureCleansUp(t *testing.T) {
+	_, err := master.FromJSON(context.Background(), []byte(`{
+		"listeners": [{"module": "test_loopback", "tag": "fail.l"}],
+		"middleware": [{"module": "test_counting", "tag": "fail.m"}, {"module": "test_counting", "tag": "fail.bad", "extra": 1}]
+	}`))
+	require.ErrorContains(t, err, `middleware[1]: module "master.middleware.test_counting": config field "extra"`)
+	require.Equal(t, 1, cleanedUp("fail.l"), "the listener loaded before the failure")
+	require.Equal(t, 1, cleanedUp("fail.m"), "the middleware loaded before the failure")
+	require.Zero(t, cleanedUp("fail.bad"), "a module whose config did not decode was never set up")
+
+	_, err = master.FromJSON(context.Background(), []byte(`{
+		"listeners": [{"module": "test_loopback", "tag": "fail2.l"}, {"module": "test_loopback", "tag": "fail2.bad", "port": -1}]
+	}`))
+	require.ErrorContains(t, err, "listeners[1]")
+	require.Equal(t, 1, cleanedUp("fail2.l"))
+	require.Equal(t, 1, cleanedUp("fail2.bad"), "the module that failed Validate is cleaned up too")
+}
+
+// Closing or shutting down a master built by FromJSON runs the Cleanup of
+// its listener and middleware modules, once.
+func TestFromJSONConfigCloseCleansUp(t *testing.T) {
+	config := func(tag string) []byte {
+		return []byte(`{"listeners": [{"module": "test_loopback", "tag": "` + tag + `.l"}],
+			"middleware": [{"module": "test_counting", "tag": "` + tag + `.m"}, {"module": "logging"}]}`)
+	}
+	m, err := master.FromJSON(context.Background(), config("close"))
+	require.NoError(t, err)
+	require.Zero(t, cleanedUp("close.l"), "nothing is cleaned up while the master is open")
+	require.NoError(t, m.Close())
+	require.Equal(t, 1, cleanedUp("close.l"))
+	require.Equal(t, 1, cleanedUp("close.m"))
+	require.NoError(t, m.Close())
+	require.Equal(t, 1, cleanedUp("close.m"), "once")
+
+	m, err = master.FromJSON(context.Background(), config("shutdown"))
+	require.NoError(t, err)
+	require.NoError(t, m.Shutdown(callCtx(t)))
+	require.Equal(t, 1, cleanedUp("shutdown.l"))
+	require.Equal(t, 1, cleanedUp("shutdown.m"))
+	require.NoError(t, m.Close())
+	require.Equal(t, 1, cleanedUp("shutdown.m"), "once")
+}
+
+// A slave's middleware in a master's config is not found: the master
+// loads from its own namespace, and says which.
+func TestFromJSONConfigSlaveMiddleware(t *testing.T) {
+	_, err := master.FromJSON(context.Background(), []byte(`{"listeners": [], "middleware": [{"module": "test_slave_only"}]}`))
+	require.ErrorIs(t, err, module.ErrNotFound)
+	require.ErrorContains(t, err, `middleware[0]: module "master.middleware.test_slave_only" not registered; known in namespace "master.middleware"`)
+	require.ErrorContains(t, err, "(in other namespaces: slave.middleware.test_slave_only)")
+}
+
+// slaveOnly is a "slave.middleware.test_slave_only" module.
+type slaveOnly struct{}
+
+func (slaveOnly) FastRpcModule() module.ModuleInfo {
+	return module.ModuleInfo{ID: module.NamespaceSlaveMiddleware + ".test_slave_only", New: func() module.Module { return slaveOnly{} }}
+}
+
+func init() { module.Register(slaveOnly{}) }
 
 func snapshotCalls(method string) uint64 {
 	for _, s := range middleware.DefaultCounters.Snapshot() {

@@ -17,7 +17,7 @@ type ctxKey struct{}
 // A handler's context carries the call's IOOperator (for layers that only
 // pass a context on), its deadline, and survives derivation.
 func TestOperatorFromContext(t *testing.T) {
-	m := serveMaster(t, master.Config{}, map[string]master.HandlerFunc{
+	_, addr := serveMaster(t, master.Config{}, map[string]master.Handler{
 		"who": func(op *master.IOOperator) error {
 			ctx := context.WithValue(op.Context(), ctxKey{}, "v")
 			ctx, cancel := context.WithCancel(ctx)
@@ -42,7 +42,7 @@ func TestOperatorFromContext(t *testing.T) {
 		},
 	})
 	require.Nil(t, master.OperatorFrom(context.Background()))
-	s := dialSlave(t, m.Addr().String(), slave.Config{PoolSize: 1})
+	s := dialSlave(t, addr, slave.Config{PoolSize: 1})
 	got, err := s.Call(callCtx(t), "who", nil)
 	require.NoError(t, err)
 	require.Equal(t, "who", string(got))

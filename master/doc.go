@@ -1,15 +1,21 @@
 // Package master is the FastRpc server: it registers handlers by name,
-// accepts connections on any net.Listener, and serves each connection's
-// calls in its own goroutine.
+// accepts connections, and serves each connection's calls in its own
+// goroutine.
 //
-// A handler is a func(*IOOperator) error; the IOOperator streams the
+// Serve serves any net.Listener; ListenAndServe is the TCP shortcut, and
+// Run serves the listeners of Config.Listeners (modules from JSON, see
+// FromJSON). Shutdown stops gracefully; Close stops at once.
+//
+// A [Handler] is a func(*IOOperator) error; the IOOperator streams the
 // request payload in and the response out, so payloads of any size cross
-// with bounded memory. Limits (request size, header and idle timeouts,
-// progress of payloads and responses, connection count) are on by
-// default, see Config. Each call has its own context, cancelled when its
-// slave leaves, when the master closes and when the handler returns.
-// Shutdown stops gracefully; Close stops at once.
+// with bounded memory. A handler's error reaches the caller as an
+// application error, with a code through WithCode. Limits (request size,
+// header and idle timeouts, progress of payloads and responses, connection
+// count) are on by default, see Config. Each call has its own context,
+// cancelled when its slave leaves, when the master closes and when the
+// handler returns. Middleware wraps every handler, as the slave's wraps
+// every call.
 //
 // This package speaks only the raw byte path. Typed calls with codecs are
-// built on top of it elsewhere; the wire format lives in package frame.
+// package typed; the wire format lives in package frame.
 package master

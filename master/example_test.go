@@ -3,6 +3,7 @@ package master_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/AmanTrance/FastRpc/master"
@@ -13,7 +14,7 @@ import (
 // writes it back as the response.
 func ExampleMaster_Register() {
 	m := master.New(master.Config{})
-	err := m.Register("echo", master.Info{
+	err := m.Register("echo", master.MethodInfo{
 		Description:       "returns its request",
 		IncomingEncoding:  "application/octet-stream",
 		ReturningEncoding: "application/octet-stream",
@@ -29,13 +30,18 @@ func ExampleMaster_Register() {
 		return
 	}
 
-	// Port 0 picks a free port; Addr tells which once Serve has started.
-	go func() { _ = m.ListenAndServe(context.Background(), "127.0.0.1:0") }()
+	// Port 0 picks a free port; the listener tells which.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Println("listen:", err)
+		return
+	}
+	go func() { _ = m.Serve(context.Background(), ln) }()
 	defer m.Close()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	s, err := slave.Dial(ctx, slave.Config{Address: m.Addr().String(), PoolSize: 1})
+	s, err := slave.Dial(ctx, slave.Config{Address: ln.Addr().String(), PoolSize: 1})
 	if err != nil {
 		fmt.Println("dial:", err)
 		return

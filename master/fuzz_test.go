@@ -15,17 +15,18 @@ import (
 )
 
 var (
-	fuzzOnce   sync.Once
-	fuzzMaster *master.Master
-	fuzzSlave  *slave.Slave
+	fuzzOnce  sync.Once
+	fuzzAddr  string
+	fuzzSlave *slave.Slave
 )
 
 // fuzzTarget is one master shared by every input, with handlers that read
-// all, part or none of the request, fail, panic and stream.
-func fuzzTarget() *master.Master {
+// all, part or none of the request, fail, panic and stream; it returns
+// the master's address.
+func fuzzTarget() string {
 	fuzzOnce.Do(func() {
 		m := master.New(master.Config{HeaderTimeout: 200 * time.Millisecond, MaxRequestSize: 1 << 20})
-		for name, h := range map[string]master.HandlerFunc{
+		for name, h := range map[string]master.Handler{
 			"echo": echo,
 			"part": func(op *master.IOOperator) error {
 				_, err := op.ReadIOStream(int(min(op.ReadDataLeft(), 3)))
@@ -38,18 +39,22 @@ func fuzzTarget() *master.Master {
 				return op.WriteIOFromReader(op, int(op.ReadDataLeft()), 7)
 			},
 		} {
-			if err := m.Register(name, master.Info{}, h); err != nil {
+			if err := m.Register(name, master.MethodInfo{}, h); err != nil {
 				panic(err)
 			}
 		}
-		go func() { _ = m.ListenAndServe(context.Background(), "127.0.0.1:0") }()
-		s, err := slave.Dial(context.Background(), slave.Config{Address: m.Addr().String(), PoolSize: 1})
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			panic(err)
 		}
-		fuzzMaster, fuzzSlave = m, s
+		go func() { _ = m.Serve(context.Background(), ln) }()
+		s, err := slave.Dial(context.Background(), slave.Config{Address: ln.Addr().String(), PoolSize: 1})
+		if err != nil {
+			panic(err)
+		}
+		fuzzAddr, fuzzSlave = ln.Addr().String(), s
 	})
-	return fuzzMaster
+	return fuzzAddr
 }
 
 func request(method string, body []byte) []byte {
@@ -73,8 +78,7 @@ func FuzzMasterConn(f *testing.F) {
 	f.Add(false, preface[:])
 	f.Add(false, []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, withPreface bool, data []byte) {
-		m := fuzzTarget()
-		nc, err := net.Dial("tcp", m.Addr().String())
+		nc, err := net.Dial("tcp", fuzzTarget())
 		if err != nil {
 			t.Fatal(err)
 		}

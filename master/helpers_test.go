@@ -21,28 +21,29 @@ import (
 const hangGuard = testserve.HangGuard
 
 // register adds methods to m.
-func register(t testing.TB, m *master.Master, methods map[string]master.HandlerFunc) {
+func register(t testing.TB, m *master.Master, methods map[string]master.Handler) {
 	t.Helper()
 	for name, h := range methods {
-		require.NoError(t, m.Register(name, master.Info{Description: name}, h))
+		require.NoError(t, m.Register(name, master.MethodInfo{Description: name}, h))
 	}
 }
 
 // serveOn serves m on address (a free port when it ends in ":0") and
-// returns a channel that receives what ListenAndServe returns. The master
-// is closed when the test ends.
-func serveOn(t testing.TB, m *master.Master, address string) <-chan error {
+// returns the address it listens on and a channel that receives what Serve
+// returns. The master is closed when the test ends.
+func serveOn(t testing.TB, m *master.Master, address string) (string, <-chan error) {
 	t.Helper()
-	return testserve.Start(t, m, address)
+	addr, done := testserve.Start(t, m, address)
+	return addr.String(), done
 }
 
-// serveMaster returns a master serving methods on a free loopback port.
-func serveMaster(t testing.TB, cfg master.Config, methods map[string]master.HandlerFunc) *master.Master {
+// serveMaster returns a master serving methods on a free loopback port,
+// and that port's address.
+func serveMaster(t testing.TB, cfg master.Config, methods map[string]master.Handler) (*master.Master, string) {
 	t.Helper()
 	m := master.New(cfg)
 	register(t, m, methods)
-	testserve.Serve(t, m)
-	return m
+	return m, testserve.Serve(t, m).String()
 }
 
 // dialSlave returns a warmed slave for address, closed when the test ends.
@@ -63,16 +64,6 @@ func callCtx(t testing.TB) context.Context {
 	return ctx
 }
 
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := ln.Addr().(*net.TCPAddr).Port
-	require.NoError(t, ln.Close())
-	return port
-}
-
 func loopback(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
 
 func echo(op *master.IOOperator) error {
@@ -83,20 +74,21 @@ func echo(op *master.IOOperator) error {
 	return op.WriteIOFromBuffer(b)
 }
 
-// requireServes checks that an honest slave gets served by m.
-func requireServes(t testing.TB, m *master.Master) {
+// requireServes checks that an honest slave gets served by the master at
+// addr.
+func requireServes(t testing.TB, addr string) {
 	t.Helper()
-	s := dialSlave(t, m.Addr().String(), slave.Config{PoolSize: 1})
+	s := dialSlave(t, addr, slave.Config{PoolSize: 1})
 	resp, err := s.Call(callCtx(t), "echo", []byte("honest"))
 	require.NoError(t, err)
 	require.Equal(t, "honest", string(resp))
 }
 
-// rawDial opens a plain TCP connection to m; every read and write on it
-// is bounded by hangGuard.
-func rawDial(t testing.TB, m *master.Master) net.Conn {
+// rawDial opens a plain TCP connection to the master at addr; every read
+// and write on it is bounded by hangGuard.
+func rawDial(t testing.TB, addr string) net.Conn {
 	t.Helper()
-	nc, err := net.Dial("tcp", m.Addr().String())
+	nc, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
 	require.NoError(t, nc.SetDeadline(time.Now().Add(hangGuard)))
 	t.Cleanup(func() { _ = nc.Close() })
@@ -122,9 +114,9 @@ func writePreface(t testing.TB, nc net.Conn, p frame.Preface) {
 }
 
 // rawHandshake opens a raw connection and completes the handshake.
-func rawHandshake(t testing.TB, m *master.Master) net.Conn {
+func rawHandshake(t testing.TB, addr string) net.Conn {
 	t.Helper()
-	nc := rawDial(t, m)
+	nc := rawDial(t, addr)
 	writePreface(t, nc, frame.Preface{Version: frame.Version})
 	p := readPreface(t, nc)
 	require.Equal(t, frame.HandshakeOK, p.Status)

@@ -24,23 +24,22 @@ import (
 // leaked.
 
 // hostileCase runs attack against a fresh master and checks the aftermath.
-func hostileCase(t *testing.T, cfg master.Config, attack func(t *testing.T, m *master.Master)) {
+// attack gets the master and the address it serves on.
+func hostileCase(t *testing.T, cfg master.Config, attack func(t *testing.T, m *master.Master, addr string)) {
 	leaks := goleak.IgnoreCurrent()
 	before := runtime.NumGoroutine()
 	m := master.New(cfg)
-	register(t, m, map[string]master.HandlerFunc{"echo": echo, "big": func(op *master.IOOperator) error {
+	register(t, m, map[string]master.Handler{"echo": echo, "big": func(op *master.IOOperator) error {
 		return op.WriteIOFromReader(zeros{}, 16<<20, 0)
 	}})
-	done := make(chan error, 1)
-	go func() { done <- m.ListenAndServe(context.Background(), "127.0.0.1:0") }()
-	require.NotNil(t, m.Addr())
+	addr, done := serveOn(t, m, "127.0.0.1:0")
 
-	attack(t, m)
+	attack(t, m, addr)
 
 	// An honest slave is served promptly after the attack (a slot the
 	// attack's last connection held may take the master a moment to see
 	// freed: honestWithin tries again within the second).
-	honestWithin(t, m, time.Second)
+	honestWithin(t, addr, time.Second)
 
 	// Only the accept loop, the sweeper and the call watcher remain once
 	// the attackers are gone.
@@ -52,7 +51,7 @@ func hostileCase(t *testing.T, cfg master.Config, attack func(t *testing.T, m *m
 	case err := <-done:
 		require.NoError(t, err)
 	case <-time.After(hangGuard):
-		t.Fatal("ListenAndServe did not return after Close")
+		t.Fatal("Serve did not return after Close")
 	}
 	goleak.VerifyNone(t, leaks)
 }
@@ -63,9 +62,9 @@ func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
 
 func TestHostileRandomGarbage(t *testing.T) {
 	// Fewer than 8 bytes is a preface still arriving: HeaderTimeout ends it.
-	hostileCase(t, master.Config{HeaderTimeout: 300 * time.Millisecond}, func(t *testing.T, m *master.Master) {
+	hostileCase(t, master.Config{HeaderTimeout: 300 * time.Millisecond}, func(t *testing.T, m *master.Master, addr string) {
 		for _, n := range []int{1, 7, 8, 100, 64 << 10} {
-			nc := rawDial(t, m)
+			nc := rawDial(t, addr)
 			junk := make([]byte, n)
 			_, _ = rand.Read(junk)
 			_, _ = nc.Write(junk)
@@ -81,9 +80,9 @@ func TestHostileRandomGarbage(t *testing.T) {
 }
 
 func TestHostileWrongPreface(t *testing.T) {
-	hostileCase(t, master.Config{}, func(t *testing.T, m *master.Master) {
+	hostileCase(t, master.Config{}, func(t *testing.T, m *master.Master, addr string) {
 		for _, p := range []frame.Preface{{Version: 0}, {Version: 2}, {Version: 0xffff, Status: 7}} {
-			nc := rawDial(t, m)
+			nc := rawDial(t, addr)
 			writePreface(t, nc, p)
 			require.Equal(t, frame.HandshakeOK, readPreface(t, nc).Status)
 			requireEOF(t, nc)
@@ -93,12 +92,12 @@ func TestHostileWrongPreface(t *testing.T) {
 }
 
 func TestHostileHugeLengths(t *testing.T) {
-	hostileCase(t, master.Config{}, func(t *testing.T, m *master.Master) {
+	hostileCase(t, master.Config{}, func(t *testing.T, m *master.Master, addr string) {
 		var ms0, ms1 runtime.MemStats
 		runtime.ReadMemStats(&ms0)
-		for _, length := range []uint64{master.DefaultMaxRequestSize + 1, 1 << 40, 1 << 62, 1<<64 - 1} {
+		for _, length := range []uint64{frame.DefaultMaxPayload + 1, 1 << 40, 1 << 62, 1<<64 - 1} {
 			for _, id := range []uint64{0, frame.MethodID("echo"), frame.MethodID("nope")} {
-				nc := rawHandshake(t, m)
+				nc := rawHandshake(t, addr)
 				writeRequestHeader(t, nc, frame.RequestHeader{Method: id, Length: length})
 				h, _ := readResponse(t, nc)
 				require.Equal(t, frame.StatusRequestTooLarge, h.Status, "length %d", length)
@@ -113,11 +112,11 @@ func TestHostileHugeLengths(t *testing.T) {
 }
 
 func TestHostileTruncatedFrames(t *testing.T) {
-	hostileCase(t, master.Config{}, func(t *testing.T, m *master.Master) {
+	hostileCase(t, master.Config{}, func(t *testing.T, m *master.Master, addr string) {
 		var hdr [frame.RequestHeaderSize]byte
 		frame.PutRequestHeader(hdr[:], frame.RequestHeader{Method: frame.MethodID("echo"), Length: 1000})
 		for _, cut := range []int{1, 16, 31, 32, 500} {
-			nc := rawHandshake(t, m)
+			nc := rawHandshake(t, addr)
 			if cut <= len(hdr) {
 				_, _ = nc.Write(hdr[:cut])
 			} else {
@@ -127,14 +126,14 @@ func TestHostileTruncatedFrames(t *testing.T) {
 			_ = nc.Close() // mid-frame
 		}
 		// A truncated preface, too.
-		nc := rawDial(t, m)
+		nc := rawDial(t, addr)
 		_, _ = nc.Write([]byte("FRP"))
 		_ = nc.Close()
 	})
 }
 
 func TestHostileSlowloris(t *testing.T) {
-	hostileCase(t, master.Config{HeaderTimeout: 300 * time.Millisecond}, func(t *testing.T, m *master.Master) {
+	hostileCase(t, master.Config{HeaderTimeout: 300 * time.Millisecond}, func(t *testing.T, m *master.Master, addr string) {
 		var hdr [frame.RequestHeaderSize]byte
 		frame.PutRequestHeader(hdr[:], frame.RequestHeader{Method: frame.MethodID("echo"), Length: 4})
 		var wg sync.WaitGroup
@@ -142,7 +141,7 @@ func TestHostileSlowloris(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				nc := rawHandshake(t, m)
+				nc := rawHandshake(t, addr)
 				defer nc.Close()
 				start := time.Now()
 				for i := 0; i < len(hdr); i++ {
@@ -163,13 +162,13 @@ func TestHostileSlowloris(t *testing.T) {
 }
 
 func TestHostileThousandIdleConnections(t *testing.T) {
-	hostileCase(t, master.Config{}, func(t *testing.T, m *master.Master) {
+	hostileCase(t, master.Config{}, func(t *testing.T, m *master.Master, addr string) {
 		runtime.GC()
 		var ms0, ms1 runtime.MemStats
 		runtime.ReadMemStats(&ms0)
 		conns := make([]net.Conn, 0, 1000)
 		for range 1000 {
-			conns = append(conns, rawHandshake(t, m))
+			conns = append(conns, rawHandshake(t, addr))
 		}
 		runtime.GC()
 		runtime.ReadMemStats(&ms1)
@@ -180,7 +179,7 @@ func TestHostileThousandIdleConnections(t *testing.T) {
 		require.Less(t, perConn, int64(64<<10), "memory per idle connection")
 		t.Logf("%d bytes per idle connection", perConn)
 		// While they sit idle, honest calls still go through.
-		s := dialSlave(t, m.Addr().String(), slave.Config{PoolSize: 2})
+		s := dialSlave(t, addr, slave.Config{PoolSize: 2})
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		_, err := s.Call(ctx, "echo", []byte("x"))
@@ -193,9 +192,9 @@ func TestHostileThousandIdleConnections(t *testing.T) {
 }
 
 func TestHostileOpenCloseLoop(t *testing.T) {
-	hostileCase(t, master.Config{}, func(t *testing.T, m *master.Master) {
+	hostileCase(t, master.Config{}, func(t *testing.T, m *master.Master, addr string) {
 		for i := range 500 {
-			nc, err := net.Dial("tcp", m.Addr().String())
+			nc, err := net.Dial("tcp", addr)
 			require.NoError(t, err)
 			if i%2 == 0 {
 				writePreface(t, nc, frame.Preface{Version: frame.Version})
@@ -209,12 +208,12 @@ func TestHostileOpenCloseLoop(t *testing.T) {
 }
 
 func TestHostileNeverReadsResponse(t *testing.T) {
-	hostileCase(t, master.Config{}, func(t *testing.T, m *master.Master) {
+	hostileCase(t, master.Config{}, func(t *testing.T, m *master.Master, addr string) {
 		// Ask for 16 MiB and never read it: the master's goroutine for this
 		// connection blocks writing, and nothing else may.
-		nc := rawHandshake(t, m)
+		nc := rawHandshake(t, addr)
 		writeRequestHeader(t, nc, frame.RequestHeader{Method: frame.MethodID("big")})
-		s := dialSlave(t, m.Addr().String(), slave.Config{PoolSize: 2})
+		s := dialSlave(t, addr, slave.Config{PoolSize: 2})
 		for range 20 {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			_, err := s.Call(ctx, "echo", []byte("others are served"))
@@ -227,8 +226,8 @@ func TestHostileNeverReadsResponse(t *testing.T) {
 }
 
 func TestHostileSlowReader(t *testing.T) {
-	hostileCase(t, master.Config{}, func(t *testing.T, m *master.Master) {
-		nc := rawHandshake(t, m)
+	hostileCase(t, master.Config{}, func(t *testing.T, m *master.Master, addr string) {
+		nc := rawHandshake(t, addr)
 		writeRequestHeader(t, nc, frame.RequestHeader{Method: frame.MethodID("big")})
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
@@ -247,7 +246,7 @@ func TestHostileSlowReader(t *testing.T) {
 				}
 			}
 		}()
-		s := dialSlave(t, m.Addr().String(), slave.Config{PoolSize: 2})
+		s := dialSlave(t, addr, slave.Config{PoolSize: 2})
 		for range 20 {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			_, err := s.Call(ctx, "echo", []byte("others are served"))

@@ -20,8 +20,8 @@ import (
 func TestIdleTimeoutSendsNotice(t *testing.T) {
 	t.Parallel()
 	const idle = 200 * time.Millisecond
-	m := serveMaster(t, master.Config{IdleTimeout: idle}, map[string]master.HandlerFunc{"echo": echo})
-	nc := rawHandshake(t, m)
+	_, addr := serveMaster(t, master.Config{IdleTimeout: idle}, map[string]master.Handler{"echo": echo})
+	nc := rawHandshake(t, addr)
 
 	// One call, then silence from the moment its answer arrives.
 	writeRequestHeader(t, nc, frame.RequestHeader{Method: frame.MethodID("echo"), Length: 2})
@@ -49,7 +49,7 @@ func TestIdleTimeoutSendsNotice(t *testing.T) {
 func TestIdleTimeoutCountsOnlyIdleTime(t *testing.T) {
 	t.Parallel()
 	const idle = 150 * time.Millisecond
-	m := serveMaster(t, master.Config{IdleTimeout: idle}, map[string]master.HandlerFunc{
+	_, addr := serveMaster(t, master.Config{IdleTimeout: idle}, map[string]master.Handler{
 		"echo": echo,
 		// slow reads its request in pieces over 3*idle, then echoes it.
 		"slow": func(op *master.IOOperator) error {
@@ -69,7 +69,7 @@ func TestIdleTimeoutCountsOnlyIdleTime(t *testing.T) {
 			return op.WriteIOFromBuffer(out.Bytes())
 		},
 	})
-	s := dialSlave(t, m.Addr().String(), slave.Config{PoolSize: 1})
+	s := dialSlave(t, addr, slave.Config{PoolSize: 1})
 	dials := s.PoolStats().Dials
 
 	for range 12 { // 12 * idle/3 = 4 * idle of life, never idle for long
@@ -93,8 +93,8 @@ func TestIdleTimeoutCountsOnlyIdleTime(t *testing.T) {
 func TestIdleTimeoutBoundsHalfHeaderWithoutHeaderTimeout(t *testing.T) {
 	t.Parallel()
 	const idle = 150 * time.Millisecond
-	m := serveMaster(t, master.Config{HeaderTimeout: -1, IdleTimeout: idle}, map[string]master.HandlerFunc{"echo": echo})
-	nc := rawHandshake(t, m)
+	_, addr := serveMaster(t, master.Config{HeaderTimeout: -1, IdleTimeout: idle}, map[string]master.Handler{"echo": echo})
+	nc := rawHandshake(t, addr)
 	_, err := nc.Write([]byte{0x01}) // the first byte of a header, and no more
 	require.NoError(t, err)
 	start := time.Now()
@@ -107,7 +107,7 @@ func TestIdleTimeoutBoundsHalfHeaderWithoutHeaderTimeout(t *testing.T) {
 // reused.
 func TestHandlerDeadlinesDoNotOutliveTheCall(t *testing.T) {
 	t.Parallel()
-	m := serveMaster(t, master.Config{}, map[string]master.HandlerFunc{
+	_, addr := serveMaster(t, master.Config{}, map[string]master.Handler{
 		"short": func(op *master.IOOperator) error {
 			if err := op.NetConn().SetDeadline(time.Now().Add(20 * time.Millisecond)); err != nil {
 				return err
@@ -115,7 +115,7 @@ func TestHandlerDeadlinesDoNotOutliveTheCall(t *testing.T) {
 			return echo(op)
 		},
 	})
-	s := dialSlave(t, m.Addr().String(), slave.Config{PoolSize: 1})
+	s := dialSlave(t, addr, slave.Config{PoolSize: 1})
 	// No deadline on the calls: a call deadline would have the master set
 	// (and so later clear) deadlines of its own.
 	resp, err := s.Call(context.Background(), "short", []byte("one"))

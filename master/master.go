@@ -6,19 +6,18 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/AmanTrance/FastRpc/conn"
 	"github.com/AmanTrance/FastRpc/frame"
+	"github.com/AmanTrance/FastRpc/internal/errtext"
 	"github.com/AmanTrance/FastRpc/module"
 )
 
 // Defaults for the zero Config.
 const (
-	DefaultMaxRequestSize  = 64 << 20
 	DefaultHeaderTimeout   = 10 * time.Second
 	DefaultBodyTimeout     = 30 * time.Second
 	DefaultWriteTimeout    = 30 * time.Second
@@ -34,7 +33,7 @@ type Config struct {
 	// MaxRequestSize bounds a request's payload, checked against the header
 	// before anything is read. Larger requests are answered with
 	// StatusRequestTooLarge and the connection is closed.
-	// 0 means DefaultMaxRequestSize.
+	// 0 means frame.DefaultMaxPayload.
 	MaxRequestSize int64
 	// HeaderTimeout bounds reading the preface and the rest of a request
 	// header once its first byte has arrived, so a client that drips bytes
@@ -87,20 +86,14 @@ type Config struct {
 	// so a master without middleware pays nothing per call.
 	Middleware []Middleware
 	// Listeners are what Run serves; Serve and Start take theirs directly.
-	Listeners []Listener
+	Listeners []conn.Listener
 }
 
 // Middleware wraps a handler with behaviour of its own: logging, metrics,
 // authorization, panic recovery. It may return ErrPermissionDenied or
 // ErrPanicked (wrapped) to make the master answer with those statuses; see
 // StatusOf.
-type Middleware func(next HandlerFunc) HandlerFunc
-
-// Listener opens a net.Listener for Run; package transport has TCP, unix
-// and TLS ones, and any "listener.*" module will do.
-type Listener interface {
-	Listen(ctx context.Context) (net.Listener, error)
-}
+type Middleware func(next Handler) Handler
 
 func (c Config) withDefaults() Config {
 	def := func(v, d int64) int64 {
@@ -112,7 +105,7 @@ func (c Config) withDefaults() Config {
 		}
 		return v
 	}
-	c.MaxRequestSize = def(c.MaxRequestSize, DefaultMaxRequestSize)
+	c.MaxRequestSize = def(c.MaxRequestSize, frame.DefaultMaxPayload)
 	c.HeaderTimeout = time.Duration(def(int64(c.HeaderTimeout), int64(DefaultHeaderTimeout)))
 	c.BodyTimeout = time.Duration(def(int64(c.BodyTimeout), int64(DefaultBodyTimeout)))
 	c.WriteTimeout = time.Duration(def(int64(c.WriteTimeout), int64(DefaultWriteTimeout)))
@@ -139,14 +132,14 @@ var (
 	ErrInvalidName = errors.New("fastrpc: invalid method name")
 )
 
-// HandlerFunc serves one call. It reads the request from the IOOperator,
+// Handler serves one call. It reads the request from the IOOperator,
 // writes at most one response, and returns. A returned error becomes the
 // caller's application error unless a response was already written. The
 // IOOperator must not be used after the handler returns.
-type HandlerFunc func(*IOOperator) error
+type Handler func(*IOOperator) error
 
-// Info describes a method in the master's capabilities, and its limits.
-type Info struct {
+// MethodInfo describes a method in the master's capabilities, and its limits.
+type MethodInfo struct {
 	Description       string
 	IncomingEncoding  string
 	ReturningEncoding string
@@ -159,7 +152,7 @@ type Info struct {
 
 type method struct {
 	name    string
-	handler HandlerFunc
+	handler Handler
 	maxReq  uint64 // 0: no limit
 }
 
@@ -199,11 +192,8 @@ type Master struct {
 	stopOnce    sync.Once
 	abandoned   atomic.Int64 // handlers still running whose slave left, slot freed
 	nconns      atomic.Int64
-	done        chan struct{} // closed when shutdown begins
-	firstAddr   net.Addr
-	addrReady   chan struct{}
-	addrOnce    sync.Once
-	loaded      module.Loaded // modules loaded by FromJSON
+	done        chan struct{}  // closed when shutdown begins
+	loader      *module.Loader // modules loaded by FromJSON; nil otherwise
 	cleanupOnce sync.Once
 	// ticks counts the sweeper's ticks; sweeping says it runs. The
 	// timeouts in ticks are set by New; 0 is off.
@@ -223,7 +213,6 @@ func New(cfg Config) *Master {
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*serverConn]struct{}),
 		done:      make(chan struct{}),
-		addrReady: make(chan struct{}),
 		watchWake: make(chan struct{}, 1),
 		stop:      make(chan struct{}),
 	}
@@ -246,7 +235,7 @@ func (m *Master) serveCapabilities(op *IOOperator) error {
 }
 
 // wrap applies the configured middleware to h, the first outermost.
-func (m *Master) wrap(h HandlerFunc) HandlerFunc {
+func (m *Master) wrap(h Handler) Handler {
 	for i := len(m.cfg.Middleware) - 1; i >= 0; i-- {
 		h = m.cfg.Middleware[i](h)
 	}
@@ -257,7 +246,7 @@ func (m *Master) wrap(h HandlerFunc) HandlerFunc {
 // frame.MaxStringLen bytes and not "capabilities"; two names whose IDs
 // collide are refused (ErrIDCollision). Methods may be registered while the
 // master is serving.
-func (m *Master) Register(name string, info Info, h HandlerFunc) error {
+func (m *Master) Register(name string, info MethodInfo, h Handler) error {
 	if h == nil {
 		return fmt.Errorf("%w: %q has a nil handler", ErrInvalidName, name)
 	}
@@ -324,8 +313,7 @@ func (m *Master) Run(ctx context.Context) error {
 			for _, ln := range lns {
 				_ = ln.Close()
 			}
-			m.addrOnce.Do(func() { close(m.addrReady) }) // Addr returns nil
-			return fmt.Errorf("fastrpc: Run: listener %d: %w", i, err)
+			return errtext.Errorf("Run: listener %d: %w", i, err)
 		}
 		lns = append(lns, ln)
 	}
@@ -348,17 +336,9 @@ func (m *Master) Run(ctx context.Context) error {
 func (m *Master) ListenAndServe(ctx context.Context, address string) error {
 	ln, err := net.Listen("tcp", address)
 	if err != nil {
-		m.addrOnce.Do(func() { close(m.addrReady) }) // Addr returns nil
-		return fmt.Errorf("fastrpc: listen on %s: %w", address, err)
+		return errtext.Errorf("listen on %s: %w", address, err)
 	}
 	return m.Serve(ctx, ln)
-}
-
-// Start listens on ip:port over TCP and serves until ctx is cancelled or the
-// master is shut down or closed; then it returns nil. Cancelling ctx shuts
-// down gracefully for up to Config.ShutdownTimeout.
-func (m *Master) Start(ctx context.Context, ip net.IP, port int) error {
-	return m.ListenAndServe(ctx, net.JoinHostPort(ip.String(), strconv.Itoa(port)))
 }
 
 // Serve accepts connections on ln and serves each in its own goroutine. It
@@ -375,8 +355,6 @@ func (m *Master) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	m.listeners[ln] = struct{}{}
 	m.mu.Unlock()
-	m.addrOnce.Do(func() { m.firstAddr = ln.Addr(); close(m.addrReady) })
-
 	// Cancelling ctx shuts the master down; Serve returns once that is over.
 	graceful := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
@@ -414,7 +392,7 @@ func (m *Master) Serve(ctx context.Context, ln net.Listener) error {
 				}
 				continue
 			}
-			return fmt.Errorf("fastrpc: accept on %s: %w", ln.Addr(), err)
+			return errtext.Errorf("accept on %s: %w", ln.Addr(), err)
 		}
 		backoff = 0
 		m.accept(nc)
@@ -653,24 +631,6 @@ func (m *Master) freeAbandoned(sc *serverConn) {
 // stopBackground ends the sweeper and the call watcher.
 func (m *Master) stopBackground() {
 	m.stopOnce.Do(func() { close(m.stop) })
-}
-
-// Addr returns the address of the first listener Serve was given, waiting
-// for it if Serve has not started yet; with port 0 it tells the port
-// picked. It returns nil if the master closes first or if the first
-// ListenAndServe or Run could not listen.
-func (m *Master) Addr() net.Addr {
-	select {
-	case <-m.addrReady:
-		return m.firstAddr
-	case <-m.ctx.Done():
-		select {
-		case <-m.addrReady:
-			return m.firstAddr
-		default:
-			return nil
-		}
-	}
 }
 
 // Shutdown stops the master gracefully: it stops accepting, lets calls in

@@ -26,15 +26,15 @@ import (
 func TestRegisterValidation(t *testing.T) {
 	m := master.New(master.Config{})
 	t.Cleanup(func() { _ = m.Close() })
-	require.NoError(t, m.Register("echo", master.Info{}, echo))
+	require.NoError(t, m.Register("echo", master.MethodInfo{}, echo))
 
-	err := m.Register("echo", master.Info{}, echo)
+	err := m.Register("echo", master.MethodInfo{}, echo)
 	require.ErrorIs(t, err, master.ErrDuplicate)
-	require.ErrorIs(t, m.Register("", master.Info{}, echo), master.ErrInvalidName)
-	require.ErrorIs(t, m.Register(frame.CapabilitiesName, master.Info{}, echo), master.ErrInvalidName)
-	require.ErrorIs(t, m.Register("nilhandler", master.Info{}, nil), master.ErrInvalidName)
-	require.ErrorIs(t, m.Register(strings.Repeat("x", frame.MaxStringLen+1), master.Info{}, echo), master.ErrInvalidName)
-	require.NoError(t, m.Register(strings.Repeat("x", frame.MaxStringLen), master.Info{}, echo))
+	require.ErrorIs(t, m.Register("", master.MethodInfo{}, echo), master.ErrInvalidName)
+	require.ErrorIs(t, m.Register(frame.CapabilitiesName, master.MethodInfo{}, echo), master.ErrInvalidName)
+	require.ErrorIs(t, m.Register("nilhandler", master.MethodInfo{}, nil), master.ErrInvalidName)
+	require.ErrorIs(t, m.Register(strings.Repeat("x", frame.MaxStringLen+1), master.MethodInfo{}, echo), master.ErrInvalidName)
+	require.NoError(t, m.Register(strings.Repeat("x", frame.MaxStringLen), master.MethodInfo{}, echo))
 
 	names := []string{}
 	for _, c := range m.Capabilities() {
@@ -49,13 +49,13 @@ func TestRegisterValidation(t *testing.T) {
 func TestCapabilities(t *testing.T) {
 	t.Parallel()
 	m := master.New(master.Config{})
-	require.NoError(t, m.Register("echo", master.Info{Description: "returns its request", IncomingEncoding: "bytes", ReturningEncoding: "bytes"}, echo))
-	require.NoError(t, m.Register("sum", master.Info{Description: "adds numbers", IncomingEncoding: "application/json", ReturningEncoding: "text/plain"}, echo))
-	done := serveOn(t, m, "127.0.0.1:0")
+	require.NoError(t, m.Register("echo", master.MethodInfo{Description: "returns its request", IncomingEncoding: "bytes", ReturningEncoding: "bytes"}, echo))
+	require.NoError(t, m.Register("sum", master.MethodInfo{Description: "adds numbers", IncomingEncoding: "application/json", ReturningEncoding: "text/plain"}, echo))
+	addr, done := serveOn(t, m, "127.0.0.1:0")
 	t.Cleanup(func() { _ = m.Close(); <-done })
-	s := dialSlave(t, m.Addr().String(), slave.Config{PoolSize: 1})
+	s := dialSlave(t, addr, slave.Config{PoolSize: 1})
 
-	caps, err := s.GetMasterCapabilities()
+	caps, err := s.Capabilities(callCtx(t))
 	require.NoError(t, err)
 	byName := map[string]frame.Capability{}
 	for _, c := range caps {
@@ -68,7 +68,7 @@ func TestCapabilities(t *testing.T) {
 	require.Equal(t, frame.Capability{Name: "sum", Description: "adds numbers", IncomingEncoding: "application/json", ReturningEncoding: "text/plain"}, byName["sum"])
 	require.Equal(t, m.Capabilities(), caps)
 
-	require.NoError(t, m.Register("late", master.Info{Description: "registered while serving", IncomingEncoding: "a", ReturningEncoding: "b"}, echo))
+	require.NoError(t, m.Register("late", master.MethodInfo{Description: "registered while serving", IncomingEncoding: "a", ReturningEncoding: "b"}, echo))
 	caps, err = s.Capabilities(callCtx(t))
 	require.NoError(t, err)
 	require.Len(t, caps, 4)
@@ -83,22 +83,22 @@ func TestCapabilities(t *testing.T) {
 func TestMethodIDsIndependentOfOrder(t *testing.T) {
 	t.Parallel()
 	names := []string{"alpha", "beta", "gamma", "delta"}
-	named := func(name string) master.HandlerFunc {
+	named := func(name string) master.Handler {
 		return func(op *master.IOOperator) error { return op.WriteIOFromBuffer([]byte(name)) }
 	}
-	var masters []*master.Master
+	var addrs []string
 	for _, order := range [][]int{{0, 1, 2, 3}, {3, 1, 0, 2}} {
 		m := master.New(master.Config{})
 		for _, i := range order {
-			require.NoError(t, m.Register(names[i], master.Info{}, named(names[i])))
+			require.NoError(t, m.Register(names[i], master.MethodInfo{}, named(names[i])))
 		}
-		done := serveOn(t, m, "127.0.0.1:0")
+		addr, done := serveOn(t, m, "127.0.0.1:0")
 		t.Cleanup(func() { _ = m.Close(); <-done })
-		masters = append(masters, m)
+		addrs = append(addrs, addr)
 	}
-	for _, m := range masters {
-		s := dialSlave(t, m.Addr().String(), slave.Config{PoolSize: 1})
-		nc := rawHandshake(t, m)
+	for _, addr := range addrs {
+		s := dialSlave(t, addr, slave.Config{PoolSize: 1})
+		nc := rawHandshake(t, addr)
 		for _, name := range names {
 			resp, err := s.Call(callCtx(t), name, nil)
 			require.NoError(t, err)
@@ -113,43 +113,44 @@ func TestMethodIDsIndependentOfOrder(t *testing.T) {
 	}
 }
 
-// 10. Start returns nil once its context is cancelled.
-func TestStartReturnsNilWhenContextCancelled(t *testing.T) {
-	port := freePort(t)
+// 10. Serve returns nil once its context is cancelled, and closes its
+// listener.
+func TestServeReturnsNilWhenContextCancelled(t *testing.T) {
 	m := master.New(master.Config{})
-	register(t, m, map[string]master.HandlerFunc{"echo": echo})
+	register(t, m, map[string]master.Handler{"echo": echo})
 	t.Cleanup(func() { _ = m.Close() })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	errc := make(chan error, 1)
-	go func() { errc <- m.Start(ctx, net.IPv4(127, 0, 0, 1), port) }()
-
-	require.Equal(t, loopback(port), m.Addr().String())
-	requireServes(t, m)
+	go func() { errc <- m.Serve(ctx, ln) }()
+	requireServes(t, addr)
 
 	cancel()
 	select {
 	case err := <-errc:
 		require.NoError(t, err)
 	case <-time.After(hangGuard):
-		t.Fatal("Start did not return after its context was cancelled")
+		t.Fatal("Serve did not return after its context was cancelled")
 	}
-	_, err := net.Dial("tcp", loopback(port))
+	_, err = net.Dial("tcp", addr)
 	require.Error(t, err, "still listening")
-	require.ErrorIs(t, m.Start(context.Background(), net.IPv4(127, 0, 0, 1), port), master.ErrClosed)
+	require.ErrorIs(t, m.ListenAndServe(context.Background(), addr), master.ErrClosed)
 }
 
-// 10. Start returns nil after Shutdown; Serve and ListenAndServe refuse to
+// 10. Serve returns nil after Shutdown; Serve and ListenAndServe refuse to
 // start on a master that was shut down or closed.
-func TestStartReturnsNilAfterShutdown(t *testing.T) {
-	port := freePort(t)
+func TestServeReturnsNilAfterShutdown(t *testing.T) {
 	m := master.New(master.Config{})
-	register(t, m, map[string]master.HandlerFunc{"echo": echo})
+	register(t, m, map[string]master.Handler{"echo": echo})
 	t.Cleanup(func() { _ = m.Close() })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
 	errc := make(chan error, 1)
-	go func() { errc <- m.Start(context.Background(), net.IPv4(127, 0, 0, 1), port) }()
-	require.NotNil(t, m.Addr())
-	requireServes(t, m)
+	go func() { errc <- m.Serve(context.Background(), ln) }()
+	requireServes(t, ln.Addr().String())
 
 	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
@@ -158,10 +159,10 @@ func TestStartReturnsNilAfterShutdown(t *testing.T) {
 	case err := <-errc:
 		require.NoError(t, err)
 	case <-time.After(hangGuard):
-		t.Fatal("Start did not return after Shutdown")
+		t.Fatal("Serve did not return after Shutdown")
 	}
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err = net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	require.ErrorIs(t, m.Serve(context.Background(), ln), master.ErrClosed)
 	_, err = ln.Accept()
@@ -177,33 +178,32 @@ func TestServeOnClosedMaster(t *testing.T) {
 	_, err = ln.Accept()
 	require.ErrorIs(t, err, net.ErrClosed)
 	require.ErrorIs(t, m.ListenAndServe(context.Background(), "127.0.0.1:0"), master.ErrClosed)
-	require.Nil(t, m.Addr(), "a master closed before serving has no address")
 }
 
 // 12. A client that does not speak FastRpc gets the master's preface and
 // then a closed connection; the master keeps serving.
 func TestProtocolMismatchWrongMagic(t *testing.T) {
 	t.Parallel()
-	m := serveMaster(t, master.Config{}, map[string]master.HandlerFunc{"echo": echo})
-	nc := rawDial(t, m)
+	_, addr := serveMaster(t, master.Config{}, map[string]master.Handler{"echo": echo})
+	nc := rawDial(t, addr)
 	_, err := nc.Write([]byte("GET / HTTP/1.1\r\n\r\n"))
 	require.NoError(t, err)
 	p := readPreface(t, nc)
 	require.Equal(t, frame.Version, p.Version)
 	rest := requireEOF(t, nc)
 	require.Empty(t, rest, "the master answered garbage with more than its preface")
-	requireServes(t, m)
+	requireServes(t, addr)
 }
 
 func TestProtocolMismatchVersion2(t *testing.T) {
 	t.Parallel()
-	m := serveMaster(t, master.Config{}, map[string]master.HandlerFunc{"echo": echo})
-	nc := rawDial(t, m)
+	_, addr := serveMaster(t, master.Config{}, map[string]master.Handler{"echo": echo})
+	nc := rawDial(t, addr)
 	writePreface(t, nc, frame.Preface{Version: 2})
 	readPreface(t, nc)
 	rest := requireEOF(t, nc)
 	require.Empty(t, rest)
-	requireServes(t, m)
+	requireServes(t, addr)
 }
 
 // 13. A header that claims an absurd length is answered with
@@ -212,7 +212,7 @@ func TestProtocolMismatchVersion2(t *testing.T) {
 func TestOversizeRequestHeader(t *testing.T) {
 	t.Parallel()
 	var called atomic.Int32
-	m := serveMaster(t, master.Config{}, map[string]master.HandlerFunc{
+	_, addr := serveMaster(t, master.Config{}, map[string]master.Handler{
 		"echo": echo,
 		"count": func(op *master.IOOperator) error {
 			called.Add(1)
@@ -220,7 +220,7 @@ func TestOversizeRequestHeader(t *testing.T) {
 		},
 	})
 	for _, method := range []string{"count", "nosuchmethod", frame.CapabilitiesName} {
-		nc := rawHandshake(t, m)
+		nc := rawHandshake(t, addr)
 		writeRequestHeader(t, nc, frame.RequestHeader{Method: frame.MethodID(method), Length: 1 << 63})
 		h, msg := readResponse(t, nc)
 		require.Equal(t, frame.StatusRequestTooLarge, h.Status, method)
@@ -229,38 +229,37 @@ func TestOversizeRequestHeader(t *testing.T) {
 		requireEOF(t, nc)
 	}
 	require.Zero(t, called.Load(), "a handler ran for a refused request")
-	requireServes(t, m)
+	requireServes(t, addr)
 }
 
 // 21. A client that starts a header and stalls is cut off after
 // HeaderTimeout, while honest slaves are served meanwhile.
 func TestHeaderTimeoutSlowDrip(t *testing.T) {
 	t.Parallel()
-	m := serveMaster(t, master.Config{HeaderTimeout: 300 * time.Millisecond}, map[string]master.HandlerFunc{"echo": echo})
+	_, addr := serveMaster(t, master.Config{HeaderTimeout: 300 * time.Millisecond}, map[string]master.Handler{"echo": echo})
 
 	// Stalls inside a request header.
-	drip := rawHandshake(t, m)
+	drip := rawHandshake(t, addr)
 	_, err := drip.Write([]byte{0x42})
 	require.NoError(t, err)
 	// Stalls inside its preface.
-	half := rawDial(t, m)
+	half := rawDial(t, addr)
 	_, err = half.Write([]byte("FRP"))
 	require.NoError(t, err)
 
-	requireServes(t, m)
+	requireServes(t, addr)
 
 	requireEOF(t, drip)
 	rest := requireEOF(t, half)
 	require.Len(t, rest, frame.PrefaceSize, "only the master's preface")
-	requireServes(t, m)
+	requireServes(t, addr)
 }
 
 // 19. Beyond MaxConnections new connections are refused with a preface
 // saying so; a freed slot is usable again.
 func TestMaxConnections(t *testing.T) {
 	t.Parallel()
-	m := serveMaster(t, master.Config{MaxConnections: 2}, map[string]master.HandlerFunc{"echo": echo})
-	addr := m.Addr().String()
+	_, addr := serveMaster(t, master.Config{MaxConnections: 2}, map[string]master.Handler{"echo": echo})
 	full := dialSlave(t, addr, slave.Config{PoolSize: 2})
 	require.Equal(t, 2, full.PoolStats().Open)
 
@@ -270,7 +269,7 @@ func TestMaxConnections(t *testing.T) {
 	require.ErrorIs(t, err, slave.ErrOverloaded)
 
 	// At the raw level: the refusal is a preface with HandshakeOverloaded.
-	nc := rawDial(t, m)
+	nc := rawDial(t, addr)
 	writePreface(t, nc, frame.Preface{Version: frame.Version})
 	require.Equal(t, frame.HandshakeOverloaded, readPreface(t, nc).Status)
 	requireEOF(t, nc)
@@ -295,8 +294,8 @@ func TestMaxConnections(t *testing.T) {
 // notices and dials a fresh one without failing a call.
 func TestIdleTimeout(t *testing.T) {
 	t.Parallel()
-	m := serveMaster(t, master.Config{IdleTimeout: 200 * time.Millisecond}, map[string]master.HandlerFunc{"echo": echo})
-	s := dialSlave(t, m.Addr().String(), slave.Config{PoolSize: 1})
+	_, addr := serveMaster(t, master.Config{IdleTimeout: 200 * time.Millisecond}, map[string]master.Handler{"echo": echo})
+	s := dialSlave(t, addr, slave.Config{PoolSize: 1})
 	resp, err := s.Call(callCtx(t), "echo", []byte("one"))
 	require.NoError(t, err)
 	require.Equal(t, "one", string(resp))
@@ -313,12 +312,11 @@ func TestIdleTimeout(t *testing.T) {
 // 11. A slave outlives its master: after the master is closed and another
 // one listens on the same port, the next calls succeed.
 func TestMasterRestartOnSamePort(t *testing.T) {
-	addr := loopback(freePort(t))
-	methods := map[string]master.HandlerFunc{"echo": echo}
+	methods := map[string]master.Handler{"echo": echo}
 
 	m1 := master.New(master.Config{})
 	register(t, m1, methods)
-	done1 := serveOn(t, m1, addr)
+	addr, done1 := serveOn(t, m1, "127.0.0.1:0")
 	s := dialSlave(t, addr, slave.Config{PoolSize: 2})
 	concurrentCalls(t, s, 2, "first")
 	require.Equal(t, 2, s.PoolStats().Open)
@@ -328,7 +326,7 @@ func TestMasterRestartOnSamePort(t *testing.T) {
 	case err := <-done1:
 		require.NoError(t, err)
 	case <-time.After(hangGuard):
-		t.Fatal("ListenAndServe did not return after Close")
+		t.Fatal("Serve did not return after Close")
 	}
 
 	m2 := master.New(master.Config{})
@@ -408,9 +406,9 @@ func TestShutdownWaitsForCallsInFlight(t *testing.T) {
 	const n = 4
 	b := newBlocker(n)
 	m := master.New(master.Config{})
-	register(t, m, map[string]master.HandlerFunc{"block": b.handle, "echo": echo})
-	done := serveOn(t, m, "127.0.0.1:0")
-	s := dialSlave(t, m.Addr().String(), slave.Config{PoolSize: n})
+	register(t, m, map[string]master.Handler{"block": b.handle, "echo": echo})
+	addr, done := serveOn(t, m, "127.0.0.1:0")
+	s := dialSlave(t, addr, slave.Config{PoolSize: n})
 
 	type result struct {
 		i    int
@@ -444,7 +442,7 @@ func TestShutdownWaitsForCallsInFlight(t *testing.T) {
 		t.Fatalf("Shutdown returned %v with calls in flight", err)
 	default:
 	}
-	_, err := net.Dial("tcp", m.Addr().String())
+	_, err := net.Dial("tcp", addr)
 	require.Error(t, err, "still accepting during shutdown")
 
 	close(b.release)
@@ -476,16 +474,16 @@ func TestShutdownRefusesRequestOnIdleConnection(t *testing.T) {
 	b := newBlocker(1)
 	var echoed atomic.Int32
 	m := master.New(master.Config{})
-	register(t, m, map[string]master.HandlerFunc{
+	register(t, m, map[string]master.Handler{
 		"block": b.handle,
 		"echo": func(op *master.IOOperator) error {
 			echoed.Add(1)
 			return echo(op)
 		},
 	})
-	done := serveOn(t, m, "127.0.0.1:0")
-	idle := rawHandshake(t, m)
-	s := dialSlave(t, m.Addr().String(), slave.Config{PoolSize: 1})
+	addr, done := serveOn(t, m, "127.0.0.1:0")
+	idle := rawHandshake(t, addr)
+	s := dialSlave(t, addr, slave.Config{PoolSize: 1})
 
 	inflight := make(chan error, 1)
 	go func() {
@@ -541,7 +539,7 @@ func TestShutdownContextExpires(t *testing.T) {
 	release := make(chan struct{})
 	handlerCtxErr := make(chan error, 1)
 	m := master.New(master.Config{})
-	register(t, m, map[string]master.HandlerFunc{
+	register(t, m, map[string]master.Handler{
 		"stubborn": func(op *master.IOOperator) error {
 			ctx := op.Context()
 			close(started)
@@ -550,8 +548,8 @@ func TestShutdownContextExpires(t *testing.T) {
 			return op.WriteIOFromBuffer([]byte("too late"))
 		},
 	})
-	done := serveOn(t, m, "127.0.0.1:0")
-	s := dialSlave(t, m.Addr().String(), slave.Config{PoolSize: 1})
+	addr, done := serveOn(t, m, "127.0.0.1:0")
+	s := dialSlave(t, addr, slave.Config{PoolSize: 1})
 	var releaseOnce sync.Once
 	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) })
 
@@ -597,7 +595,7 @@ func TestOperatorRules(t *testing.T) {
 		eof                                                     error
 	}
 	reports := make(chan report, 1)
-	m := serveMaster(t, master.Config{}, map[string]master.HandlerFunc{
+	_, addr := serveMaster(t, master.Config{}, map[string]master.Handler{
 		"rules": func(op *master.IOOperator) error {
 			var r report
 			_, r.beyond = op.ReadIOStream(int(op.ReadDataLeft()) + 1)
@@ -624,7 +622,7 @@ func TestOperatorRules(t *testing.T) {
 		},
 		"echo": echo,
 	})
-	s := dialSlave(t, m.Addr().String(), slave.Config{PoolSize: 1})
+	s := dialSlave(t, addr, slave.Config{PoolSize: 1})
 
 	resp, err := s.Call(callCtx(t), "rules", []byte("abcdef"))
 	require.NoError(t, err)

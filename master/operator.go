@@ -25,21 +25,48 @@ var (
 	ErrBeyondRequest = errors.New("fastrpc: read beyond the end of the request")
 	// ErrPermissionDenied, returned (wrapped) by a handler or middleware,
 	// refuses the call with StatusPermissionDenied and the error's message.
-	ErrPermissionDenied = errors.New("permission denied")
+	ErrPermissionDenied = errors.New("fastrpc: permission denied")
 	// ErrPanicked, returned (wrapped) by a handler or middleware that
 	// recovered a panic, answers StatusHandlerPanic with a generic message:
 	// the details belong in the master's log, not with the peer.
-	ErrPanicked = errors.New("handler panicked")
+	ErrPanicked = errors.New("fastrpc: handler panicked")
 	// ErrSlaveGone is the cause (context.Cause) of a call's context
 	// cancelled because its slave closed the connection while the handler
 	// ran: nobody will read the answer.
 	ErrSlaveGone = errors.New("fastrpc: the slave closed the connection; nobody is waiting for this call's answer")
 )
 
-// ErrorCoder is implemented by handler errors that carry an application
-// error code; the code reaches the slave in the response header.
-type ErrorCoder interface {
-	Code() uint32
+// WithCode returns err carrying an application error code: a handler that
+// returns it without having responded sends err's message with code, which
+// the slave's call returns in its *slave.RemoteError. It returns nil for a
+// nil err. errors.Is and errors.As see through it to err.
+//
+// The master takes the code of the first error in the chain with a method
+// Code() uint32, so an error type of the application's own with that
+// method works too (as typed.Error does).
+func WithCode(err error, code uint32) error {
+	if err == nil {
+		return nil
+	}
+	return &codedError{err: err, code: code}
+}
+
+type codedError struct {
+	err  error
+	code uint32
+}
+
+func (e *codedError) Error() string { return e.err.Error() }
+func (e *codedError) Unwrap() error { return e.err }
+func (e *codedError) Code() uint32  { return e.code }
+
+// errorCode is the code WithCode (or an error's own Code method) gives err.
+func errorCode(err error) uint32 {
+	var coder interface{ Code() uint32 }
+	if errors.As(err, &coder) {
+		return coder.Code()
+	}
+	return 0
 }
 
 // IOOperator is a handler's view of one call: the request payload to read
@@ -51,9 +78,12 @@ type ErrorCoder interface {
 // the handler leaves unread is discarded after it returns.
 //
 // The response is written once, with WriteIOFromBuffer, WriteIOFromReader,
-// WriteNothing, WriteError or WriteErrorCode. If the handler writes nothing
-// the slave gets an empty successful response, or, if the handler returned
-// an error, that error's message.
+// WriteNothing or WriteError. If the handler writes nothing the slave gets
+// an empty successful response, or, if the handler returned an error, that
+// error's message (with a code, see WithCode).
+//
+// ReadDataLeft, ReadIOStream, WriteIOFromBuffer and WriteIOFromReader are
+// the original API's names, kept as they are.
 type IOOperator struct {
 	sc     *serverConn
 	c      *conn.Conn
@@ -265,12 +295,12 @@ func (op *IOOperator) Read(p []byte) (int, error) {
 	}
 	var n int
 	var err error
-	if op.c.Buffered() > 0 {
+	if connHooks.Buffered(op.c) > 0 {
 		n, err = op.c.Read(p)
 	} else {
 		op.sc.await(ioRead)
 		n, err = op.c.Read(p)
-		if e := op.sc.arrived(n + op.c.Buffered()); e != nil {
+		if e := op.sc.arrived(n + connHooks.Buffered(op.c)); e != nil {
 			err = e
 		}
 	}
@@ -450,14 +480,14 @@ func (op *IOOperator) WriteNothing() error {
 }
 
 // WriteError sends an application error with message. The slave's call
-// returns it as a *slave.RemoteError.
+// returns it as a *slave.RemoteError. To send a code as well, return
+// WithCode(err, code) from the handler instead.
 func (op *IOOperator) WriteError(message string) error {
-	return op.WriteErrorCode(0, message)
+	return op.writeError(0, message)
 }
 
-// WriteErrorCode sends an application error with an application-defined
-// code and message.
-func (op *IOOperator) WriteErrorCode(code uint32, message string) error {
+// writeError sends an application error with code and message.
+func (op *IOOperator) writeError(code uint32, message string) error {
 	if err := op.begin(frame.StatusApplicationError, uint64(min(len(message), frame.MaxErrorMessage))); err != nil {
 		return err
 	}

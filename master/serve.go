@@ -16,6 +16,7 @@ import (
 
 	"github.com/AmanTrance/FastRpc/conn"
 	"github.com/AmanTrance/FastRpc/frame"
+	"github.com/AmanTrance/FastRpc/internal/errtext"
 )
 
 // Connection states, in the low bits of serverConn.state. While a
@@ -103,7 +104,7 @@ func (sc *serverConn) interruptIfStalled(now uint64) {
 		// large part of the send buffer, so a slow but steady reader shows
 		// its progress in the socket's send queue first: what it took
 		// since the last sample counts as progress.
-		if q, ok := sc.c.Unsent(); ok {
+		if q, ok := connHooks.Unsent(sc.c); ok {
 			switch {
 			case sc.sampledWait != w:
 				sc.sampledWait, sc.sampledUnsent = w, q
@@ -190,12 +191,12 @@ func (sc *serverConn) watchIfSlow(now time.Duration) (armed bool) {
 // context is cancelled, its slot freed and the connection closed; data
 // stays buffered for the connection's goroutine.
 func (sc *serverConn) watchPeer() {
-	err := sc.c.WaitForData()
+	err := connHooks.WaitForData(sc.c)
 	for errors.Is(err, os.ErrDeadlineExceeded) && sc.clearWatchDeadline() {
 		// The call's deadline (the connection's read deadline) passed, not
 		// stopWatch's: the slave may still wait for a late answer, or
 		// leave, so keep watching.
-		err = sc.c.WaitForData()
+		err = connHooks.WaitForData(sc.c)
 	}
 	if err != nil && sc.watchState.CompareAndSwap(watchRunning, watchGone) {
 		// The slave closed its side (or reset, or the master closed): no
@@ -389,7 +390,7 @@ func (sc *serverConn) serve() {
 	sc.watchDone = make(chan struct{}, 1)
 	// Stopping the peer watcher interrupts its read with a deadline.
 	sc.noWatch = c.SetReadDeadline(time.Time{}) != nil
-	_, sc.seesUnsent = c.Unsent()
+	_, sc.seesUnsent = connHooks.Unsent(c)
 
 	for {
 		// Deadlines are cleared before the state says idle, so a wake-up
@@ -402,7 +403,7 @@ func (sc *serverConn) serve() {
 		if m.shuttingDown.Load() {
 			sc.wakeIfIdle()
 		}
-		err := c.WaitForData()
+		err := connHooks.WaitForData(c)
 		if prev := sc.state.Swap(stateBusy); prev&stateMask != stateIdle {
 			// Claimed: wait for the claimer to finish interrupting us.
 			sc.waitForClaim()
@@ -415,7 +416,7 @@ func (sc *serverConn) serve() {
 			}
 			return
 		}
-		if c.Buffered() < frame.RequestHeaderSize {
+		if connHooks.Buffered(c) < frame.RequestHeaderSize {
 			// The rest of the header must follow promptly: within
 			// HeaderTimeout, or, with that off, IdleTimeout, since a
 			// connection holding half a header carries no request.
@@ -447,7 +448,7 @@ func (sc *serverConn) refuse(state uint64) {
 	if state == stateExpired {
 		msg = "master closed the idle connection; the request was not processed"
 	}
-	if c.Buffered() > 0 {
+	if connHooks.Buffered(c) > 0 {
 		_ = c.SetReadDeadline(time.Now().Add(max(sc.m.cfg.HeaderTimeout, lingerTimeout)))
 		if _, err := c.ReadRequestHeader(); err != nil {
 			return
@@ -464,7 +465,7 @@ func (sc *serverConn) refuse(state uint64) {
 func lingerClose(c *conn.Conn) {
 	_ = c.CloseWrite()
 	_ = c.SetReadDeadline(time.Now().Add(lingerTimeout))
-	_ = c.Discard(1 << 20)
+	_ = connHooks.Discard(c, 1<<20)
 }
 
 // handle serves one request whose header was read. It reports whether the
@@ -547,16 +548,11 @@ func (sc *serverConn) handle(h frame.RequestHeader) bool {
 			break
 		}
 		status := StatusOf(op, err)
-		msg := err.Error()
+		msg := errtext.Text(err)
 		if status == frame.StatusHandlerPanic {
 			msg = panicMessage // details stay in the master's log
 		}
-		var code uint32
-		var coder ErrorCoder
-		if errors.As(err, &coder) {
-			code = coder.Code()
-		}
-		if sc.writeStatus(status, code, msg) != nil {
+		if sc.writeStatus(status, errorCode(err), msg) != nil {
 			return false
 		}
 	case !op.responded:
@@ -579,15 +575,15 @@ func (sc *serverConn) handle(h frame.RequestHeader) bool {
 func (sc *serverConn) discard(n uint64) error {
 	c := sc.c
 	for n > 0 {
-		if b := c.Buffered(); b > 0 {
+		if b := connHooks.Buffered(c); b > 0 {
 			k := min(uint64(b), n)
-			_ = c.Discard(k) // buffered: no I/O
+			_ = connHooks.Discard(c, k) // buffered: no I/O
 			n -= k
 			continue
 		}
 		sc.await(ioRead)
-		err := c.WaitForData()
-		if e := sc.arrived(c.Buffered()); e != nil {
+		err := connHooks.WaitForData(c)
+		if e := sc.arrived(connHooks.Buffered(c)); e != nil {
 			return e
 		}
 		if err != nil {
@@ -627,7 +623,7 @@ func StatusOf(op *IOOperator, err error) frame.Status {
 
 // run calls the handler, turning a panic into panicked=true with the stack
 // logged.
-func (sc *serverConn) run(h HandlerFunc, op *IOOperator) (err error, panicked bool) {
+func (sc *serverConn) run(h Handler, op *IOOperator) (err error, panicked bool) {
 	defer func() {
 		if r := recover(); r != nil {
 			panicked = true

@@ -13,12 +13,12 @@ import (
 	"github.com/AmanTrance/FastRpc/transport"
 )
 
-// Authorize lets a call through only when the caller presented a TLS
-// client certificate that the master verified (mutual TLS) and that names
-// an identity allowed for the method. An identity is the certificate's
-// subject common name, any of its DNS names, or any of its URIs (such as a
-// SPIFFE ID). Refused calls get StatusPermissionDenied and never reach the
-// handler.
+// Authorize is the "master.middleware.authorize" module: it lets a call
+// through only when the caller presented a TLS client certificate that the
+// master verified (mutual TLS) and that names an identity allowed for the
+// method. An identity is the certificate's subject common name, any of its
+// DNS names, or any of its URIs (such as a SPIFFE ID). Refused calls get
+// StatusPermissionDenied and never reach the handler.
 type Authorize struct {
 	// Allow maps a method name to the identities allowed to call it; the
 	// key "*" applies to methods not listed. A method with no entry and no
@@ -29,8 +29,8 @@ type Authorize struct {
 }
 
 // FastRpcModule implements module.Module.
-func (Authorize) FastRpcModule() module.Info {
-	return module.Info{ID: "middleware.authorize", New: func() module.Module { return new(Authorize) }}
+func (Authorize) FastRpcModule() module.ModuleInfo {
+	return module.ModuleInfo{ID: masterID("authorize"), New: func() module.Module { return new(Authorize) }}
 }
 
 // Validate checks the allow list.
@@ -47,7 +47,7 @@ func (a *Authorize) Validate() error {
 }
 
 // WrapHandler implements master.MiddlewareModule.
-func (a *Authorize) WrapHandler(next master.HandlerFunc) master.HandlerFunc {
+func (a *Authorize) WrapHandler(next master.Handler) master.Handler {
 	return func(op *master.IOOperator) error {
 		if a.PublicCapabilities && op.Method() == frame.CapabilitiesName {
 			return next(op)

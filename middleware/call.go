@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/AmanTrance/FastRpc/frame"
+	"github.com/AmanTrance/FastRpc/module"
 	"github.com/AmanTrance/FastRpc/slave"
 )
 
@@ -28,9 +29,24 @@ func callStatus(err error) frame.Status {
 	return StatusNoAnswer
 }
 
-// WrapCall implements slave.CallMiddlewareModule: one record per call, as
-// on the master, with the slave's view of the outcome.
-func (l *Logging) WrapCall(next slave.Invoker) slave.Invoker {
+// CallLogging is the "slave.middleware.logging" module: Logging for a
+// slave, one record per call the slave makes, with the slave's view of the
+// outcome (a call that got no answer has the status "no answer"). Its
+// fields and its JSON config are Logging's:
+//
+//	(&middleware.CallLogging{Logger: logger}).WrapCall
+type CallLogging Logging
+
+// FastRpcModule implements module.Module.
+func (CallLogging) FastRpcModule() module.ModuleInfo {
+	return module.ModuleInfo{ID: slaveID("logging"), New: func() module.Module { return new(CallLogging) }}
+}
+
+// Provision fills the defaults and checks the level, as Logging's does.
+func (l *CallLogging) Provision(ctx context.Context) error { return (*Logging)(l).Provision(ctx) }
+
+// WrapCall implements slave.MiddlewareModule.
+func (l *CallLogging) WrapCall(next slave.Invoker) slave.Invoker {
 	if l.Logger == nil {
 		_ = l.Provision(context.Background())
 	}
@@ -64,9 +80,21 @@ func statusName(s frame.Status) string {
 	return s.String()
 }
 
-// WrapCall implements slave.CallMiddlewareModule: every call the slave
-// makes is observed, failures without an answer as StatusNoAnswer.
-func (m *Metrics) WrapCall(next slave.Invoker) slave.Invoker {
+// CallMetrics is the "slave.middleware.metrics" module: Metrics for a
+// slave, observing every call the slave makes, calls that got no answer
+// as StatusNoAnswer. Its fields and its JSON config are Metrics's.
+type CallMetrics Metrics
+
+// FastRpcModule implements module.Module.
+func (CallMetrics) FastRpcModule() module.ModuleInfo {
+	return module.ModuleInfo{ID: slaveID("metrics"), New: func() module.Module { return new(CallMetrics) }}
+}
+
+// Provision fills the defaults, as Metrics's does.
+func (m *CallMetrics) Provision(ctx context.Context) error { return (*Metrics)(m).Provision(ctx) }
+
+// WrapCall implements slave.MiddlewareModule.
+func (m *CallMetrics) WrapCall(next slave.Invoker) slave.Invoker {
 	if m.Sink == nil {
 		_ = m.Provision(context.Background())
 	}

@@ -15,13 +15,13 @@ import (
 )
 
 func TestCallMiddleware(t *testing.T) {
-	m := serve(t, nil)
+	addr := serve(t, nil)
 	var buf syncBuffer
-	logging := &middleware.Logging{Logger: slog.New(slog.NewJSONHandler(&buf, nil))}
+	logging := &middleware.CallLogging{Logger: slog.New(slog.NewJSONHandler(&buf, nil))}
 	require.NoError(t, logging.Provision(context.Background()))
 	counters := middleware.NewCounters()
 	var order []string
-	trace := func(name string) slave.CallMiddleware {
+	trace := func(name string) slave.Middleware {
 		return func(next slave.Invoker) slave.Invoker {
 			return func(ctx context.Context, info *slave.CallInfo) error {
 				order = append(order, name+">")
@@ -31,18 +31,18 @@ func TestCallMiddleware(t *testing.T) {
 			}
 		}
 	}
-	s, err := slave.New(slave.Config{Address: m.Addr().String(), PoolSize: 1, Middleware: []slave.CallMiddleware{
-		trace("outer"), logging.WrapCall, (&middleware.Metrics{Sink: counters}).WrapCall, trace("inner"),
+	s, err := slave.New(slave.Config{Address: addr, PoolSize: 1, Middleware: []slave.Middleware{
+		trace("outer"), logging.WrapCall, (&middleware.CallMetrics{Sink: counters}).WrapCall, trace("inner"),
 	}})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close() })
 
-	got, err := s.CallForBuffer("echo", []byte("hello"))
+	got, err := s.Call(bg, "echo", []byte("hello"))
 	require.NoError(t, err)
 	require.Equal(t, "hello", string(got))
 	assert.Equal(t, []string{"outer>", "inner>", "<inner", "<outer"}, order, "first is outermost")
 
-	_, err = s.CallForBuffer("fail", nil)
+	_, err = s.Call(bg, "fail", nil)
 	require.ErrorIs(t, err, slave.ErrApplication)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Nanosecond)
 	defer cancel()
@@ -71,10 +71,9 @@ func TestCallMiddleware(t *testing.T) {
 
 // Call middleware counts in CallStream too.
 func TestCallMiddlewareStream(t *testing.T) {
-	m := serve(t, nil)
 	counters := middleware.NewCounters()
-	s, err := slave.New(slave.Config{Address: m.Addr().String(), PoolSize: 1,
-		Middleware: []slave.CallMiddleware{(&middleware.Metrics{Sink: counters}).WrapCall}})
+	s, err := slave.New(slave.Config{Address: serve(t, nil), PoolSize: 1,
+		Middleware: []slave.Middleware{(&middleware.CallMetrics{Sink: counters}).WrapCall}})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close() })
 	var out syncBuffer

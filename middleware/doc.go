@@ -1,22 +1,35 @@
-// Package middleware ships handler middleware for the master, each also a
-// "middleware.*" module so a JSON config can name it:
+// Package middleware ships middleware for the master's handlers and the
+// slave's calls, each also a module so a JSON config can name it. Each
+// type serves one side, in that side's module namespace.
 //
-//   - Logging ("middleware.logging"): one log/slog record per call with
-//     method, remote address, duration, request and response sizes, status.
-//   - Recover ("middleware.recover"): turns a handler panic into
+// On the master (module.NamespaceMasterMiddleware, "master.middleware.*";
+// master.MiddlewareModule, with a WrapHandler for master.Config.Middleware):
+//
+//   - Logging ("master.middleware.logging"): one log/slog record per call
+//     with method, remote address, duration, request and response sizes,
+//     status.
+//   - Recover ("master.middleware.recover"): turns a handler panic into
 //     StatusHandlerPanic and logs the panic with its stack.
-//   - Authorize ("middleware.authorize"): lets a call through only when the
-//     caller's verified TLS client certificate names an identity allowed
-//     for the method; others get StatusPermissionDenied.
-//   - Metrics ("middleware.metrics"): per-method calls, errors and a latency
-//     histogram, into any MetricsSink (a Prometheus or OpenTelemetry adapter
-//     implements that one method); Counters is an in-memory sink.
+//   - Authorize ("master.middleware.authorize"): lets a call through only
+//     when the caller's verified TLS client certificate names an identity
+//     allowed for the method; others get StatusPermissionDenied.
+//   - Metrics ("master.middleware.metrics"): per-method calls, errors and a
+//     latency histogram, into any MetricsSink (a Prometheus or
+//     OpenTelemetry adapter implements that one method); Counters is an
+//     in-memory sink.
 //
-// Each is a value with a WrapHandler method (master.MiddlewareModule); in
-// code, pass its WrapHandler to master.Config.Middleware. Logging and
-// Metrics also wrap the slave's calls (WrapCall, slave.CallMiddlewareModule,
-// for slave.Config.Middleware).
+// On the slave (module.NamespaceSlaveMiddleware, "slave.middleware.*";
+// slave.MiddlewareModule, with a WrapCall for slave.Config.Middleware):
+//
+//   - CallLogging ("slave.middleware.logging"): Logging's record for every
+//     call the slave makes.
+//   - CallMetrics ("slave.middleware.metrics"): Metrics's observations for
+//     every call the slave makes.
+//
+// A JSON config says {"module": "logging"} in a master's or a slave's
+// "middleware" list and gets its own side's module; CallLogging and
+// CallMetrics take the same JSON fields as Logging and Metrics.
 //
 // It is not a framework of its own: middleware is plain function wrapping,
-// and a master with none configured runs handlers directly.
+// and a master or slave with none configured runs calls directly.
 package middleware

@@ -10,6 +10,7 @@ import (
 	"github.com/AmanTrance/FastRpc/frame"
 	"github.com/AmanTrance/FastRpc/master"
 	"github.com/AmanTrance/FastRpc/module"
+	"github.com/AmanTrance/FastRpc/slave"
 )
 
 func init() {
@@ -17,10 +18,33 @@ func init() {
 	module.Register(Recover{})
 	module.Register(Authorize{})
 	module.Register(Metrics{})
+	module.Register(CallLogging{})
+	module.Register(CallMetrics{})
 }
 
-// Logging writes one record per call. Successful calls log at Level
-// (default info), failed ones at warn.
+// Each module serves one namespace, with that namespace's interface.
+var (
+	_ master.MiddlewareModule = (*Logging)(nil)
+	_ master.MiddlewareModule = (*Recover)(nil)
+	_ master.MiddlewareModule = (*Authorize)(nil)
+	_ master.MiddlewareModule = (*Metrics)(nil)
+	_ slave.MiddlewareModule  = (*CallLogging)(nil)
+	_ slave.MiddlewareModule  = (*CallMetrics)(nil)
+)
+
+// masterID and slaveID are the IDs of the modules named name in the
+// master's and the slave's middleware namespaces.
+func masterID(name string) module.ID {
+	return module.ID(module.NamespaceMasterMiddleware + "." + name)
+}
+
+func slaveID(name string) module.ID {
+	return module.ID(module.NamespaceSlaveMiddleware + "." + name)
+}
+
+// Logging is the "master.middleware.logging" module: it writes one record
+// per call the master serves. Successful calls log at Level (default
+// info), failed ones at warn. CallLogging does the same for a slave.
 type Logging struct {
 	// Logger receives the records; nil means the logger of the context
 	// the module is loaded with (module.ContextWithLogger), or slog.Default().
@@ -32,8 +56,8 @@ type Logging struct {
 }
 
 // FastRpcModule implements module.Module.
-func (Logging) FastRpcModule() module.Info {
-	return module.Info{ID: "middleware.logging", New: func() module.Module { return new(Logging) }}
+func (Logging) FastRpcModule() module.ModuleInfo {
+	return module.ModuleInfo{ID: masterID("logging"), New: func() module.Module { return new(Logging) }}
 }
 
 // Provision fills the defaults and checks the level.
@@ -48,7 +72,7 @@ func (l *Logging) Provision(ctx context.Context) error {
 }
 
 // WrapHandler implements master.MiddlewareModule.
-func (l *Logging) WrapHandler(next master.HandlerFunc) master.HandlerFunc {
+func (l *Logging) WrapHandler(next master.Handler) master.Handler {
 	if l.Logger == nil {
 		_ = l.Provision(context.Background())
 	}

@@ -20,7 +20,9 @@ type MetricsSink interface {
 	ObserveCall(method string, status frame.Status, d time.Duration, requestBytes, responseBytes uint64)
 }
 
-// Metrics reports every call to a MetricsSink.
+// Metrics is the "master.middleware.metrics" module: it reports every call
+// the master serves to a MetricsSink. CallMetrics does the same for a
+// slave.
 type Metrics struct {
 	// Sink receives the observations; nil means the Counters named Name.
 	Sink MetricsSink `json:"-"`
@@ -31,8 +33,8 @@ type Metrics struct {
 }
 
 // FastRpcModule implements module.Module.
-func (Metrics) FastRpcModule() module.Info {
-	return module.Info{ID: "middleware.metrics", New: func() module.Module { return new(Metrics) }}
+func (Metrics) FastRpcModule() module.ModuleInfo {
+	return module.ModuleInfo{ID: masterID("metrics"), New: func() module.Module { return new(Metrics) }}
 }
 
 // Provision fills the defaults.
@@ -44,7 +46,7 @@ func (m *Metrics) Provision(context.Context) error {
 }
 
 // WrapHandler implements master.MiddlewareModule.
-func (m *Metrics) WrapHandler(next master.HandlerFunc) master.HandlerFunc {
+func (m *Metrics) WrapHandler(next master.Handler) master.Handler {
 	if m.Sink == nil {
 		_ = m.Provision(context.Background())
 	}

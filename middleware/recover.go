@@ -10,11 +10,12 @@ import (
 	"github.com/AmanTrance/FastRpc/module"
 )
 
-// Recover turns a panic in the handlers it wraps into an error matching
-// master.ErrPanicked, so the caller gets StatusHandlerPanic with a generic
-// message and middleware outside it sees the outcome. The panic value and
-// stack go to Logger. (The master recovers panics by itself too; Recover
-// is for seeing them in the middleware chain and in your own log.)
+// Recover is the "master.middleware.recover" module: it turns a panic in
+// the handlers it wraps into an error matching master.ErrPanicked, so the
+// caller gets StatusHandlerPanic with a generic message and middleware
+// outside it sees the outcome. The panic value and stack go to Logger.
+// (The master recovers panics by itself too; Recover is for seeing them in
+// the middleware chain and in your own log.)
 type Recover struct {
 	// Logger receives the panic and its stack; nil means the logger of the
 	// context the module is loaded with (module.ContextWithLogger), or
@@ -23,8 +24,8 @@ type Recover struct {
 }
 
 // FastRpcModule implements module.Module.
-func (Recover) FastRpcModule() module.Info {
-	return module.Info{ID: "middleware.recover", New: func() module.Module { return new(Recover) }}
+func (Recover) FastRpcModule() module.ModuleInfo {
+	return module.ModuleInfo{ID: masterID("recover"), New: func() module.Module { return new(Recover) }}
 }
 
 // Provision fills the defaults.
@@ -36,7 +37,7 @@ func (r *Recover) Provision(ctx context.Context) error {
 }
 
 // WrapHandler implements master.MiddlewareModule.
-func (r *Recover) WrapHandler(next master.HandlerFunc) master.HandlerFunc {
+func (r *Recover) WrapHandler(next master.Handler) master.Handler {
 	if r.Logger == nil {
 		_ = r.Provision(context.Background())
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -15,25 +16,43 @@ import (
 
 type greeter interface{ Greet() string }
 
-// widget is a test module with every optional step.
-type widget struct {
-	Greeting string `json:"greeting"`
-	Times    int    `json:"times"`
-
-	provisioned bool
-	cleaned     *bool
+// counts records what happened to the widgets of one test, by greeting.
+type counts struct {
+	provisions, cleanups map[string]int
+	order                []string // greetings, in the order cleaned up
 }
 
-func (*widget) FastRpcModule() module.Info {
-	return module.Info{ID: "testns.widget", New: func() module.Module { return new(widget) }}
+var current *counts
+
+func track(t *testing.T) *counts {
+	c := &counts{provisions: map[string]int{}, cleanups: map[string]int{}}
+	current = c
+	t.Cleanup(func() { current = nil })
+	return c
+}
+
+// widget is a test module with every optional step. Its Provision fails
+// when FailProvision is set, its Validate when Times is negative, and its
+// Cleanup when FailCleanup is set.
+type widget struct {
+	Greeting      string `json:"greeting"`
+	Times         int    `json:"times"`
+	FailProvision bool   `json:"fail_provision"`
+	FailCleanup   bool   `json:"fail_cleanup"`
+}
+
+func (*widget) FastRpcModule() module.ModuleInfo {
+	return module.ModuleInfo{ID: "testns.widget", New: func() module.Module { return new(widget) }}
 }
 
 func (w *widget) Provision(context.Context) error {
+	current.provisions[w.Greeting]++
+	if w.FailProvision {
+		return errors.New("no provisions today")
+	}
 	if w.Times == 0 {
 		w.Times = 1
 	}
-	w.provisioned = true
-	w.cleaned = new(bool)
 	return nil
 }
 
@@ -44,63 +63,187 @@ func (w *widget) Validate() error {
 	return nil
 }
 
-func (w *widget) Cleanup() error { *w.cleaned = true; return nil }
+func (w *widget) Cleanup() error {
+	current.cleanups[w.Greeting]++
+	current.order = append(current.order, w.Greeting)
+	if w.FailCleanup {
+		return errors.New("fastrpc: stuck " + w.Greeting)
+	}
+	return nil
+}
 
 func (w *widget) Greet() string { return w.Greeting }
 
+// plain has no optional step and does not greet.
 type plain struct{}
 
-func (plain) FastRpcModule() module.Info {
-	return module.Info{ID: "testns.plain", New: func() module.Module { return plain{} }}
+func (plain) FastRpcModule() module.ModuleInfo {
+	return module.ModuleInfo{ID: "testns.plain", New: func() module.Module { return plain{} }}
+}
+
+// mute has a Cleanup but does not greet.
+type mute struct{}
+
+func (*mute) FastRpcModule() module.ModuleInfo {
+	return module.ModuleInfo{ID: "testns.mute", New: func() module.Module { return new(mute) }}
+}
+
+func (*mute) Cleanup() error { current.cleanups["mute"]++; return nil }
+
+// loggerProbe records the logger its Provision's context carries.
+type loggerProbe struct{ got *slog.Logger }
+
+func (*loggerProbe) FastRpcModule() module.ModuleInfo {
+	return module.ModuleInfo{ID: "testns.logger_probe", New: func() module.Module { return new(loggerProbe) }}
+}
+
+func (p *loggerProbe) Provision(ctx context.Context) error {
+	p.got = module.LoggerFrom(ctx)
+	return nil
 }
 
 func init() {
 	module.Register(new(widget))
 	module.Register(plain{})
+	module.Register(new(mute))
+	module.Register(new(loggerProbe))
 }
 
-func TestLoadDecodesProvisionsValidates(t *testing.T) {
-	m, err := module.Load(context.Background(), "testns", json.RawMessage(`{"module":"widget","greeting":"hi"}`))
+func load(l *module.Loader, raw string) (greeter, error) {
+	return module.LoadAs[greeter](l, "testns", json.RawMessage(raw))
+}
+
+func TestLoadAsDecodesProvisionsValidates(t *testing.T) {
+	c := track(t)
+	l := module.NewLoader(context.Background())
+	g, err := load(l, `{"module":"widget","greeting":"hi"}`)
 	require.NoError(t, err)
-	w := m.(*widget)
+	w := g.(*widget)
 	assert.Equal(t, "hi", w.Greeting)
 	assert.Equal(t, 1, w.Times, "Provision filled the default")
-	assert.True(t, w.provisioned)
-	require.NoError(t, module.Cleanup(m))
-	assert.True(t, *w.cleaned)
-	assert.NoError(t, module.Cleanup(plain{}), "modules without Cleanup are fine")
+	assert.Equal(t, 1, c.provisions["hi"])
+	assert.Zero(t, c.cleanups["hi"], "a loaded module is cleaned up by its loader only")
+
+	byName, err := load(l, `{"module":"widget"}`)
+	require.NoError(t, err, "a module loads by name alone")
+	assert.Equal(t, 1, byName.(*widget).Times)
+
+	require.NoError(t, l.Cleanup())
+	assert.Equal(t, 1, c.cleanups["hi"])
+	assert.Equal(t, 1, c.cleanups[""])
 }
 
-func TestLoadErrorsNameTheProblem(t *testing.T) {
-	ctx := context.Background()
-	_, err := module.Load(ctx, "testns", json.RawMessage(`{"module":"widget","greting":"hi"}`))
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), `"greting"`, "unknown fields are named")
-	assert.Contains(t, err.Error(), "testns.widget")
+func TestLoadAsCleansUpAfterFailedProvision(t *testing.T) {
+	c := track(t)
+	l := module.NewLoader(context.Background())
+	_, err := load(l, `{"module":"widget","greeting":"p","fail_provision":true}`)
+	require.ErrorContains(t, err, `fastrpc: module "testns.widget": provision: no provisions today`)
+	assert.Equal(t, 1, c.cleanups["p"], "Cleanup runs after a failed Provision")
 
-	_, err = module.Load(ctx, "testns", json.RawMessage(`{"module":"widget","times":-1}`))
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "times")
+	require.NoError(t, l.Cleanup())
+	assert.Equal(t, 1, c.cleanups["p"], "and the loader did not record the module")
+}
 
-	_, err = module.Load(ctx, "testns", json.RawMessage(`{"module":"widget","times":"x"}`))
-	require.Error(t, err)
+func TestLoadAsCleansUpAfterFailedValidate(t *testing.T) {
+	c := track(t)
+	l := module.NewLoader(context.Background())
+	_, err := load(l, `{"module":"widget","greeting":"v","times":-1}`)
+	require.ErrorContains(t, err, `module "testns.widget": invalid config: times: must not be negative`)
+	assert.Equal(t, 1, c.provisions["v"])
+	assert.Equal(t, 1, c.cleanups["v"], "Cleanup runs after a failed Validate")
 
-	_, err = module.Load(ctx, "testns", json.RawMessage(`{"greeting":"hi"}`))
-	require.ErrorContains(t, err, `"module" field`)
+	require.NoError(t, l.Cleanup())
+	assert.Equal(t, 1, c.cleanups["v"], "and the loader did not record the module")
+}
 
-	_, err = module.Load(ctx, "testns", json.RawMessage(`[1,2]`))
-	require.Error(t, err)
+func TestLoadAsCleansUpWhatIsNotT(t *testing.T) {
+	c := track(t)
+	l := module.NewLoader(context.Background())
+	_, err := load(l, `{"module":"mute"}`)
+	require.EqualError(t, err, `fastrpc: module "testns.mute" (*module_test.mute) does not implement module_test.greeter`)
+	assert.Equal(t, 1, c.cleanups["mute"], "a module that is not a T is cleaned up")
+	_, err = load(l, `{"module":"plain"}`)
+	require.ErrorContains(t, err, "does not implement", "with or without a Cleanup")
+
+	require.NoError(t, l.Cleanup())
+	assert.Equal(t, 1, c.cleanups["mute"], "and the loader did not record it")
+}
+
+func TestLoaderCleansUpEverythingOnceInReverse(t *testing.T) {
+	c := track(t)
+	l := module.NewLoader(context.Background())
+	for _, g := range []string{"a", "b", "c"} {
+		_, err := load(l, `{"module":"widget","greeting":"`+g+`"}`)
+		require.NoError(t, err)
+	}
+	_, err := module.LoadAs[any](l, "testns", json.RawMessage(`{"module":"plain"}`))
+	require.NoError(t, err, "modules without a Cleanup are recorded too")
+	_, err = load(l, `{"module":"widget","greeting":"late","fail_provision":true}`)
+	require.Error(t, err, "a later load fails...")
+
+	require.NoError(t, l.Cleanup(), "...and the owner still cleans up what was loaded")
+	assert.Equal(t, []string{"late", "c", "b", "a"}, c.order, "the failed one at once, then the rest in reverse order of loading")
+	require.NoError(t, l.Cleanup())
+	assert.Equal(t, map[string]int{"a": 1, "b": 1, "c": 1, "late": 1}, c.cleanups, "each Cleanup runs once")
+
+	var nilLoader *module.Loader
+	require.NoError(t, nilLoader.Cleanup(), "a nil Loader has nothing to clean up")
+}
+
+func TestLoaderCleanupErrors(t *testing.T) {
+	c := track(t)
+	l := module.NewLoader(context.Background())
+	for _, raw := range []string{
+		`{"module":"widget","greeting":"x","fail_cleanup":true}`,
+		`{"module":"widget","greeting":"ok"}`,
+		`{"module":"widget","greeting":"y","fail_cleanup":true}`,
+	} {
+		_, err := load(l, raw)
+		require.NoError(t, err)
+	}
+	err := l.Cleanup()
+	require.EqualError(t, err, `fastrpc: module "testns.widget": cleanup: stuck y; module "testns.widget": cleanup: stuck x`,
+		"every error, with one prefix")
+	assert.Equal(t, []string{"y", "ok", "x"}, c.order, "a failing Cleanup does not stop the others")
+
+	_, err = load(l, `{"module":"widget","greeting":"z","times":-1,"fail_cleanup":true}`)
+	require.EqualError(t, err, `fastrpc: module "testns.widget": invalid config: times: must not be negative; then module "testns.widget": cleanup: stuck z`)
+}
+
+func TestLoadAsErrorsNameTheProblem(t *testing.T) {
+	c := track(t)
+	l := module.NewLoader(context.Background())
+	for raw, want := range map[string]string{
+		`{"module":"widget","greting":"hi"}`: `fastrpc: module "testns.widget": config field "greting": json: unknown field "greting"`,
+		`{"module":"widget","times":"x"}`:    `fastrpc: module "testns.widget": config field "times": json: cannot unmarshal string`,
+		`{"greeting":"hi"}`:                  `fastrpc: module config in namespace "testns": a "module" field naming the module is required`,
+		`{"module":7}`:                       `a "module" field naming the module is required`,
+		`null`:                               `a "module" field naming the module is required`,
+		`[1,2]`:                              `fastrpc: module config in namespace "testns": want a JSON object: json: cannot unmarshal array`,
+		`{"module":"a.b"}`:                   `module name "a.b": use a-z, 0-9 and _ only`,
+		`{"module":"gadget"}`:                `fastrpc: module "testns.gadget" not registered; known in namespace "testns": testns.logger_probe, testns.mute, testns.plain, testns.widget`,
+	} {
+		_, err := load(l, raw)
+		require.ErrorContains(t, err, want, raw)
+		assert.NotContains(t, err.Error()[len("fastrpc: "):], "fastrpc: ", "one prefix: %s", raw)
+	}
+	assert.Empty(t, c.provisions, "nothing was provisioned")
+	assert.Empty(t, c.cleanups, "a module whose config did not decode is not cleaned up")
 }
 
 func TestLookupMissingListsKnown(t *testing.T) {
 	_, err := module.Lookup("testns.gadget")
 	require.ErrorIs(t, err, module.ErrNotFound)
-	assert.Contains(t, err.Error(), "testns.plain")
-	assert.Contains(t, err.Error(), "testns.widget")
+	assert.Equal(t, "fastrpc: module not registered", module.ErrNotFound.Error())
+	assert.EqualError(t, err, `fastrpc: module "testns.gadget" not registered; known in namespace "testns": testns.logger_probe, testns.mute, testns.plain, testns.widget`)
 
 	_, err = module.Lookup("nowhere.thing")
 	require.ErrorIs(t, err, module.ErrNotFound)
 	assert.Contains(t, err.Error(), "blank import")
+
+	_, err = module.Lookup("other.widget")
+	require.ErrorIs(t, err, module.ErrNotFound)
+	assert.Contains(t, err.Error(), "(in other namespaces: testns.widget)", "a module of that name elsewhere is pointed out")
 }
 
 func TestRegisterPanics(t *testing.T) {
@@ -113,22 +256,22 @@ func TestRegisterPanics(t *testing.T) {
 
 type badID module.ID
 
-func (b badID) FastRpcModule() module.Info {
-	return module.Info{ID: module.ID(b), New: func() module.Module { return b }}
+func (b badID) FastRpcModule() module.ModuleInfo {
+	return module.ModuleInfo{ID: module.ID(b), New: func() module.Module { return b }}
 }
 
 type nilNew struct{}
 
-func (nilNew) FastRpcModule() module.Info { return module.Info{ID: "testns.nil_new"} }
+func (nilNew) FastRpcModule() module.ModuleInfo { return module.ModuleInfo{ID: "testns.nil_new"} }
 
 func TestListing(t *testing.T) {
-	ids := func(infos []module.Info) (out []module.ID) {
+	ids := func(infos []module.ModuleInfo) (out []module.ID) {
 		for _, i := range infos {
 			out = append(out, i.ID)
 		}
 		return out
 	}
-	assert.Equal(t, []module.ID{"testns.plain", "testns.widget"}, ids(module.Namespace("testns")))
+	assert.Equal(t, []module.ID{"testns.logger_probe", "testns.mute", "testns.plain", "testns.widget"}, ids(module.Namespace("testns")))
 	assert.Subset(t, ids(module.All()), []module.ID{"testns.plain", "testns.widget"})
 	assert.IsNonDecreasing(t, func() []string {
 		var s []string
@@ -140,19 +283,7 @@ func TestListing(t *testing.T) {
 	id := module.ID("a.b.c")
 	assert.Equal(t, "a.b", id.Namespace())
 	assert.Equal(t, "c", id.Name())
-}
-
-func TestLoadAsAndNew(t *testing.T) {
-	g, err := module.LoadAs[greeter](context.Background(), "testns", json.RawMessage(`{"module":"widget","greeting":"yo"}`))
-	require.NoError(t, err)
-	assert.Equal(t, "yo", g.Greet())
-
-	_, err = module.LoadAs[greeter](context.Background(), "testns", json.RawMessage(`{"module":"plain"}`))
-	require.ErrorContains(t, err, "does not implement")
-
-	m, err := module.New(context.Background(), "testns", "widget")
-	require.NoError(t, err)
-	assert.Equal(t, 1, m.(*widget).Times)
+	assert.Equal(t, "", module.ID("c").Namespace())
 }
 
 func TestDuration(t *testing.T) {
@@ -163,32 +294,30 @@ func TestDuration(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(`{"a":"1.5s","b":250}`), &v))
 	assert.Equal(t, module.Duration(1500*time.Millisecond), v.A)
 	assert.Equal(t, module.Duration(250), v.B)
+	assert.Equal(t, 1500*time.Millisecond, v.A.D())
 	out, err := json.Marshal(v)
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"a":"1.5s","b":"250ns"}`, string(out))
-	require.ErrorContains(t, json.Unmarshal([]byte(`{"a":"soon"}`), &v), `"soon"`)
-	require.Error(t, json.Unmarshal([]byte(`{"a":true}`), &v))
+	require.ErrorContains(t, json.Unmarshal([]byte(`{"a":"soon"}`), &v), `fastrpc: duration "soon"`)
+	require.ErrorContains(t, json.Unmarshal([]byte(`{"a":true}`), &v), "fastrpc: duration true")
 }
 
-func TestDecodeStrictAndLoaded(t *testing.T) {
+func TestDecodeStrict(t *testing.T) {
 	var v struct {
 		A int `json:"a"`
 	}
 	require.NoError(t, module.DecodeStrict([]byte(`{"a": 1}`), &v))
 	assert.Equal(t, 1, v.A)
-	require.ErrorContains(t, module.DecodeStrict([]byte(`{"b": 1}`), &v), `"b"`)
-	require.ErrorContains(t, module.DecodeStrict([]byte(`{"a": 1} {"a": 2}`), &v), "trailing")
+	require.EqualError(t, module.DecodeStrict([]byte(`{"b": 1}`), &v), `fastrpc: json: unknown field "b"`)
+	require.EqualError(t, module.DecodeStrict([]byte(`{"a": 1} {"a": 2}`), &v), "fastrpc: trailing data after the JSON document")
+}
 
-	var l module.Loaded
-	w1, err := module.New(context.Background(), "testns", "widget")
+func TestLoggerTravelsToProvision(t *testing.T) {
+	logger := slog.New(slog.DiscardHandler)
+	ctx := module.ContextWithLogger(context.Background(), logger)
+	l := module.NewLoader(ctx)
+	m, err := module.LoadAs[*loggerProbe](l, "testns", json.RawMessage(`{"module":"logger_probe"}`))
 	require.NoError(t, err)
-	w2, err := module.New(context.Background(), "testns", "widget")
-	require.NoError(t, err)
-	l.Add(w1)
-	l.Add(plain{})
-	l.Add(w2)
-	require.NoError(t, l.Cleanup())
-	assert.True(t, *w1.(*widget).cleaned)
-	assert.True(t, *w2.(*widget).cleaned)
-	require.NoError(t, l.Cleanup(), "a second Cleanup has nothing left to do")
+	assert.Same(t, logger, m.got, "Provision receives the Loader's context")
+	assert.Nil(t, module.LoggerFrom(context.Background()))
 }

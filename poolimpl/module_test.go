@@ -9,22 +9,17 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/AmanTrance/FastRpc/conn"
 	"github.com/AmanTrance/FastRpc/module"
 	"github.com/AmanTrance/FastRpc/poolimpl"
 )
 
-// poolModule is what the slave asks of a pool module.
-type poolModule interface {
-	NewPool(dial conn.DialFunc, size int) (conn.Pool, error)
-}
-
 func TestModules(t *testing.T) {
-	ctx := context.Background()
+	l := module.NewLoader(context.Background())
+	t.Cleanup(func() { require.NoError(t, l.Cleanup()) })
 	for _, name := range []string{"mutex", "puddle"} {
 		t.Run(name, func(t *testing.T) {
 			raw := `{"module":"` + name + `","min_idle":1,"idle_timeout":"90s","max_lifetime":"30m","check_period":"250ms"}`
-			m, err := module.LoadAs[poolModule](ctx, "pool", json.RawMessage(raw))
+			m, err := module.LoadAs[poolimpl.Module](l, module.NamespacePool, json.RawMessage(raw))
 			require.NoError(t, err)
 			want := poolimpl.Options{
 				MinIdle:     1,
@@ -32,14 +27,12 @@ func TestModules(t *testing.T) {
 				MaxLifetime: module.Duration(30 * time.Minute),
 				CheckPeriod: module.Duration(250 * time.Millisecond),
 			}
-			switch m := m.(type) {
-			case *poolimpl.MutexModule:
-				assert.Equal(t, want, m.Options)
-			case *poolimpl.PuddleModule:
-				assert.Equal(t, want, m.Options)
-			default:
-				t.Fatalf("unexpected module type %T", m)
-			}
+			// The module's fields are Options'.
+			b, err := json.Marshal(m)
+			require.NoError(t, err)
+			var got poolimpl.Options
+			require.NoError(t, module.DecodeStrict(b, &got), "%s", b)
+			assert.Equal(t, want, got)
 
 			d := newPipeDialer(t)
 			p, err := m.NewPool(d.dial, 2)
@@ -48,24 +41,24 @@ func TestModules(t *testing.T) {
 			require.NoError(t, p.Close())
 
 			p, err = m.NewPool(d.dial, 0)
-			require.NoError(t, err, "size 0 means DefaultMaxSize")
+			require.NoError(t, err, "size 0 means DefaultSize")
 			require.NoError(t, p.Close())
 
 			// Defaults: everything off.
-			m2, err := module.New(ctx, "pool", name)
+			m2, err := module.LoadAs[poolimpl.Module](l, module.NamespacePool, json.RawMessage(`{"module":"`+name+`"}`))
 			require.NoError(t, err)
-			p2, err := m2.(poolModule).NewPool(d.dial, 1)
+			p2, err := m2.NewPool(d.dial, 1)
 			require.NoError(t, err)
 			require.NoError(t, p2.Close())
 
-			_, err = module.Load(ctx, "pool", json.RawMessage(`{"module":"`+name+`","min_idle":-1}`))
+			_, err = module.LoadAs[poolimpl.Module](l, module.NamespacePool, json.RawMessage(`{"module":"`+name+`","min_idle":-1}`))
 			assert.ErrorContains(t, err, "min_idle -1 is negative")
-			_, err = module.Load(ctx, "pool", json.RawMessage(`{"module":"`+name+`","idle":1}`))
+			_, err = module.LoadAs[poolimpl.Module](l, module.NamespacePool, json.RawMessage(`{"module":"`+name+`","idle":1}`))
 			assert.ErrorContains(t, err, "unknown field")
 		})
 	}
 	ids := []string{}
-	for _, info := range module.Namespace("pool") {
+	for _, info := range module.Namespace(module.NamespacePool) {
 		ids = append(ids, string(info.ID))
 	}
 	assert.Subset(t, ids, []string{"pool.mutex", "pool.puddle"})

@@ -5,31 +5,29 @@ import (
 	"errors"
 	"sync"
 	"time"
-
-	"github.com/AmanTrance/FastRpc/conn"
 )
 
-// MutexConfig configures a [Mutex] pool.
-type MutexConfig struct {
-	// Dial opens a new connection. Required.
-	Dial conn.DialFunc
-	// MaxSize bounds the connections open at once; 0 means DefaultMaxSize.
-	MaxSize int
-	// Options turn on warm, idle-timeout and lifetime management.
-	Options Options
+// Mutex returns the Factory of the builtin pool, the default: one
+// sync.Mutex guards a stack of idle connections (the most recently used is
+// reused first, so surplus ones age and can time out) and an intrusive
+// FIFO queue of waiters. A connection released while callers wait goes
+// straight to the first of them; a slot freed by Destroy or a failed dial
+// goes to the first waiter, who dials. Acquire checks a connection taken
+// from idle with [Conn.Stale] (one non-blocking system call for a
+// *conn.Conn) outside the lock. With MaxLifetime set, the pool records
+// when it dialled each connection. Acquire and Release of an idle
+// connection allocate nothing, with or without opts; waiting allocates
+// nothing in steady state either. The Factory rejects opts that fail
+// [Options.Check].
+func Mutex(opts Options) Factory {
+	return func(dial DialFunc, size int) (Pool, error) {
+		return newMutex(dial, size, opts)
+	}
 }
 
-// Mutex is the builtin [conn.Pool]: one sync.Mutex guards a stack of idle
-// connections (the most recently used is reused first, so surplus ones
-// age and can time out) and an intrusive FIFO queue of waiters. A
-// connection released while callers wait goes straight to the first of
-// them; a slot freed by Destroy or a failed dial goes to the first waiter,
-// who dials. Acquire checks a connection taken from idle with
-// [conn.Conn.Stale] (one non-blocking system call, outside the lock).
-// Acquire and Release of an idle connection allocate nothing, with or
-// without Options; waiting allocates nothing in steady state either.
-type Mutex struct {
-	dial        conn.DialFunc
+// mutexPool is the pool [Mutex] builds.
+type mutexPool struct {
+	dial        DialFunc
 	maxSize     int
 	minIdle     int
 	idleTimeout time.Duration
@@ -40,7 +38,10 @@ type Mutex struct {
 	open    int        // idle + in use + being dialled
 	waiters waitQueue
 	closed  bool
-	stats   conn.PoolStats
+	stats   Stats
+	// born records when each open connection was dialled, only when
+	// maxLifetime is set.
+	born map[Conn]time.Time
 
 	stopMaint context.CancelFunc // nil without maintenance
 	maintDone chan struct{}
@@ -49,7 +50,7 @@ type Mutex struct {
 // idleConn is an idle connection and when it was released, in monoNow
 // time (only recorded when IdleTimeout is set).
 type idleConn struct {
-	c     *conn.Conn
+	c     Conn
 	since time.Duration
 }
 
@@ -61,48 +62,48 @@ func monoNow() time.Duration { return time.Since(epoch) }
 // waiter is one blocked Acquire. It receives a connection, or nil meaning
 // "a slot is free: dial one yourself".
 type waiter struct {
-	ch   chan *conn.Conn
+	ch   chan Conn
 	next *waiter
 	prev *waiter
 }
 
-var waiterPool = sync.Pool{New: func() any { return &waiter{ch: make(chan *conn.Conn, 1)} }}
+var waiterPool = sync.Pool{New: func() any { return &waiter{ch: make(chan Conn, 1)} }}
 
-// NewMutex returns a pool. It dials nothing itself unless
-// Options.MinIdle asks for warm connections.
-func NewMutex(cfg MutexConfig) (*Mutex, error) {
-	size, err := checkSize("Mutex", cfg.Dial, cfg.MaxSize)
+// newMutex returns a pool. It dials nothing itself unless opts.MinIdle
+// asks for warm connections.
+func newMutex(dial DialFunc, size int, opts Options) (*mutexPool, error) {
+	size, err := opts.Check(dial, size)
 	if err != nil {
 		return nil, err
 	}
-	if err := cfg.Options.validateFor(size); err != nil {
-		return nil, err
-	}
-	p := &Mutex{
-		dial:        cfg.Dial,
+	p := &mutexPool{
+		dial:        dial,
 		maxSize:     size,
-		minIdle:     cfg.Options.MinIdle,
-		idleTimeout: time.Duration(cfg.Options.IdleTimeout),
-		maxLifetime: time.Duration(cfg.Options.MaxLifetime),
+		minIdle:     opts.MinIdle,
+		idleTimeout: time.Duration(opts.IdleTimeout),
+		maxLifetime: time.Duration(opts.MaxLifetime),
 		idle:        make([]idleConn, 0, size),
 	}
-	if cfg.Options.maintained() {
+	if p.maxLifetime > 0 {
+		p.born = make(map[Conn]time.Time, size)
+	}
+	if period := opts.Period(); period > 0 {
 		ctx, cancel := context.WithCancel(context.Background())
 		p.stopMaint = cancel
 		p.maintDone = make(chan struct{})
-		go p.maintain(ctx, cfg.Options.period())
+		go p.maintain(ctx, period)
 	}
 	return p, nil
 }
 
-// Acquire implements [conn.Pool]. A connection taken from idle is checked
-// with [conn.Conn.Stale] outside the lock; a stale one is closed and the
+// Acquire implements [Pool]. A connection taken from idle is checked
+// with [Conn.Stale] outside the lock; a stale one is closed and the
 // next idle one tried, or a new one dialled into its slot.
-func (p *Mutex) Acquire(ctx context.Context) (*conn.Conn, error) {
+func (p *mutexPool) Acquire(ctx context.Context) (Conn, error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
-		return nil, conn.ErrPoolClosed
+		return nil, ErrClosed
 	}
 	if len(p.idle) > 0 {
 		c := p.popIdleLocked()
@@ -138,7 +139,7 @@ func (p *Mutex) Acquire(ctx context.Context) (*conn.Conn, error) {
 			if c != nil {
 				_ = c.Close()
 			}
-			return nil, conn.ErrPoolClosed
+			return nil, ErrClosed
 		}
 		if c != nil {
 			p.stats.Acquires++
@@ -170,7 +171,7 @@ func (p *Mutex) Acquire(ctx context.Context) (*conn.Conn, error) {
 }
 
 // popIdleLocked takes the most recently released idle connection.
-func (p *Mutex) popIdleLocked() *conn.Conn {
+func (p *mutexPool) popIdleLocked() Conn {
 	n := len(p.idle) - 1
 	c := p.idle[n].c
 	p.idle[n] = idleConn{}
@@ -181,16 +182,17 @@ func (p *Mutex) popIdleLocked() *conn.Conn {
 // replaceStale closes c, a stale connection just taken from idle whose
 // slot the caller holds, and gets the caller another: the next idle one,
 // or a new one dialled into the slot.
-func (p *Mutex) replaceStale(ctx context.Context, c *conn.Conn) (*conn.Conn, error) {
+func (p *mutexPool) replaceStale(ctx context.Context, c Conn) (Conn, error) {
 	for {
 		_ = c.Close()
 		p.mu.Lock()
+		p.forgetLocked(c)
 		p.stats.Acquires--
 		p.stats.Stale++
 		if p.closed {
 			p.open--
 			p.mu.Unlock()
-			return nil, conn.ErrPoolClosed
+			return nil, ErrClosed
 		}
 		if len(p.idle) == 0 {
 			p.mu.Unlock()
@@ -212,8 +214,9 @@ func (p *Mutex) replaceStale(ctx context.Context, c *conn.Conn) (*conn.Conn, err
 // dialSlot dials into a slot already counted in p.open. waited says the
 // caller waited for the slot: Waits counts only waits that ended with a
 // connection.
-func (p *Mutex) dialSlot(ctx context.Context, waited bool) (*conn.Conn, error) {
+func (p *mutexPool) dialSlot(ctx context.Context, waited bool) (Conn, error) {
 	c, err := p.dial(ctx)
+	now := p.lifetimeNow()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.stats.Dials++
@@ -225,8 +228,9 @@ func (p *Mutex) dialSlot(ctx context.Context, waited bool) (*conn.Conn, error) {
 	if p.closed {
 		p.open--
 		_ = c.Close()
-		return nil, conn.ErrPoolClosed
+		return nil, ErrClosed
 	}
+	p.bornLocked(c, now)
 	p.stats.Acquires++
 	if waited {
 		p.stats.Waits++
@@ -234,10 +238,49 @@ func (p *Mutex) dialSlot(ctx context.Context, waited bool) (*conn.Conn, error) {
 	return c, nil
 }
 
-// Release implements [conn.Pool]. A connection older than MaxLifetime is
+// lifetimeNow is the time to compare with connections' births, read only
+// when MaxLifetime is set.
+func (p *mutexPool) lifetimeNow() time.Time {
+	if p.maxLifetime > 0 {
+		return time.Now()
+	}
+	return time.Time{}
+}
+
+// bornLocked records that c was dialled at now, when MaxLifetime is set
+// and the pool is open.
+func (p *mutexPool) bornLocked(c Conn, now time.Time) {
+	if p.born != nil {
+		p.born[c] = now
+	}
+}
+
+// forgetLocked drops c's birth record, if any: c is closed for good.
+func (p *mutexPool) forgetLocked(c Conn) {
+	if p.born != nil {
+		delete(p.born, c)
+	}
+}
+
+// expiredLocked reports whether c is older than MaxLifetime at now.
+func (p *mutexPool) expiredLocked(c Conn, now time.Time) bool {
+	if p.born == nil {
+		return false
+	}
+	born, ok := p.born[c]
+	return ok && now.Sub(born) >= p.maxLifetime
+}
+
+// Release implements [Pool]. A connection older than MaxLifetime is
 // closed instead of kept.
-func (p *Mutex) Release(c *conn.Conn) {
-	if p.maxLifetime > 0 && time.Since(c.Created()) >= p.maxLifetime {
+func (p *mutexPool) Release(c Conn) {
+	now := p.lifetimeNow()
+	since := p.releaseTime()
+	p.mu.Lock()
+	if !p.closed && p.expiredLocked(c, now) {
+		p.forgetLocked(c)
+		p.mu.Unlock()
+		// Closed before its slot is freed, like Destroy's.
 		_ = c.Close()
 		p.mu.Lock()
 		p.stats.Expired++
@@ -245,21 +288,19 @@ func (p *Mutex) Release(c *conn.Conn) {
 		p.mu.Unlock()
 		return
 	}
-	since := p.releaseTime()
-	p.mu.Lock()
 	p.releaseLocked(c, since)
 	p.mu.Unlock()
 }
 
 // releaseTime is the idle-since stamp for a connection released now.
-func (p *Mutex) releaseTime() time.Duration {
+func (p *mutexPool) releaseTime() time.Duration {
 	if p.idleTimeout > 0 {
 		return monoNow()
 	}
 	return 0
 }
 
-func (p *Mutex) releaseLocked(c *conn.Conn, since time.Duration) {
+func (p *mutexPool) releaseLocked(c Conn, since time.Duration) {
 	if p.closed {
 		p.open--
 		_ = c.Close()
@@ -272,16 +313,17 @@ func (p *Mutex) releaseLocked(c *conn.Conn, since time.Duration) {
 	p.idle = append(p.idle, idleConn{c: c, since: since})
 }
 
-// Destroy implements [conn.Pool].
-func (p *Mutex) Destroy(c *conn.Conn) {
+// Destroy implements [Pool].
+func (p *mutexPool) Destroy(c Conn) {
 	_ = c.Close()
 	p.mu.Lock()
+	p.forgetLocked(c)
 	p.freeSlotLocked()
 	p.mu.Unlock()
 }
 
 // freeSlotLocked gives a free slot to the first waiter, who dials.
-func (p *Mutex) freeSlotLocked() {
+func (p *mutexPool) freeSlotLocked() {
 	if !p.closed {
 		if w := p.waiters.pop(); w != nil {
 			w.ch <- nil
@@ -291,8 +333,8 @@ func (p *Mutex) freeSlotLocked() {
 	p.open--
 }
 
-// Stats implements [conn.Pool].
-func (p *Mutex) Stats() conn.PoolStats {
+// Stats implements [Pool].
+func (p *mutexPool) Stats() Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	s := p.stats
@@ -303,15 +345,16 @@ func (p *Mutex) Stats() conn.PoolStats {
 	return s
 }
 
-// Close implements [conn.Pool]. It stops the maintenance goroutine and
+// Close implements [Pool]. It stops the maintenance goroutine and
 // waits for it, which cancels a dial it has in flight.
-func (p *Mutex) Close() error {
+func (p *mutexPool) Close() error {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		return nil
 	}
 	p.closed = true
+	p.born = nil // every connection is closed from now on, none expires
 	idle := p.idle
 	p.idle = nil
 	p.open -= len(idle)
@@ -332,11 +375,11 @@ func (p *Mutex) Close() error {
 }
 
 // maintain runs the background work Options asked for until ctx ends.
-func (p *Mutex) maintain(ctx context.Context, period time.Duration) {
+func (p *mutexPool) maintain(ctx context.Context, period time.Duration) {
 	defer close(p.maintDone)
 	t := time.NewTicker(period)
 	defer t.Stop()
-	var drop []*conn.Conn
+	var drop []Conn
 	for {
 		p.mu.Lock()
 		drop = p.sweepLocked(drop[:0])
@@ -358,11 +401,11 @@ func (p *Mutex) maintain(ctx context.Context, period time.Duration) {
 // MaxLifetime, or (beyond MinIdle) idle longer than IdleTimeout, frees
 // their slots, and appends them to drop for closing outside the lock.
 // The stack's bottom holds the longest idle, so those time out first.
-func (p *Mutex) sweepLocked(drop []*conn.Conn) []*conn.Conn {
+func (p *mutexPool) sweepLocked(drop []Conn) []Conn {
 	if p.closed {
 		return drop
 	}
-	now := monoNow()
+	now, wall := monoNow(), p.lifetimeNow()
 	removable := len(p.idle) - p.minIdle // how many may go for idleness
 	kept := p.idle[:0]
 	for _, ic := range p.idle {
@@ -370,7 +413,7 @@ func (p *Mutex) sweepLocked(drop []*conn.Conn) []*conn.Conn {
 		switch {
 		case c.Stale():
 			p.stats.Stale++
-		case p.maxLifetime > 0 && time.Since(c.Created()) >= p.maxLifetime:
+		case p.expiredLocked(c, wall):
 			p.stats.Expired++
 		case p.idleTimeout > 0 && removable > 0 && now-ic.since >= p.idleTimeout:
 			p.stats.Expired++
@@ -379,6 +422,7 @@ func (p *Mutex) sweepLocked(drop []*conn.Conn) []*conn.Conn {
 			continue
 		}
 		removable--
+		p.forgetLocked(c)
 		drop = append(drop, c)
 		p.freeSlotLocked() // nobody waits while connections are idle
 	}
@@ -390,7 +434,7 @@ func (p *Mutex) sweepLocked(drop []*conn.Conn) []*conn.Conn {
 // fill dials, one at a time, until MinIdle connections are idle or the
 // pool is full. A dialled connection goes to a waiter if there is one. It
 // stops at the first failure; the next round tries again.
-func (p *Mutex) fill(ctx context.Context) {
+func (p *mutexPool) fill(ctx context.Context) {
 	for ctx.Err() == nil {
 		p.mu.Lock()
 		if p.closed || len(p.idle) >= p.minIdle || p.open >= p.maxSize {
@@ -400,6 +444,7 @@ func (p *Mutex) fill(ctx context.Context) {
 		p.open++
 		p.mu.Unlock()
 		c, err := p.dial(ctx)
+		now := p.lifetimeNow()
 		p.mu.Lock()
 		p.stats.Dials++
 		if err != nil {
@@ -408,6 +453,7 @@ func (p *Mutex) fill(ctx context.Context) {
 			p.mu.Unlock()
 			return
 		}
+		p.bornLocked(c, now)
 		p.releaseLocked(c, p.releaseTime()) // closes c if the pool closed meanwhile
 		p.mu.Unlock()
 	}

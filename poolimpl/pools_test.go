@@ -8,56 +8,35 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
 	"github.com/AmanTrance/FastRpc/conn"
-	"github.com/AmanTrance/FastRpc/module"
 	"github.com/AmanTrance/FastRpc/poolimpl"
 	"github.com/AmanTrance/FastRpc/poolimpl/pooltest"
+	"github.com/AmanTrance/FastRpc/poolimpl/puddle"
 )
 
 // TestMain fails the package if any test leaves a goroutine behind: pools
 // must stop their maintenance and dials on Close.
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-var (
-	_ conn.Pool = (*poolimpl.Mutex)(nil)
-	_ conn.Pool = (*poolimpl.Puddle)(nil)
-)
+// *conn.Conn is what the slave's pools hold.
+var _ poolimpl.Conn = (*conn.Conn)(nil)
 
-// kinds are the pools under test, by module name.
+// kinds are the pools compared by this package's tests and benchmarks:
+// the builtin one, and puddle's, by module name.
 var kinds = []struct {
 	name    string
 	factory func(poolimpl.Options) poolimpl.Factory
 }{
-	{"mutex", poolimpl.MutexFactory},
-	{"puddle", poolimpl.PuddleFactory},
+	{"mutex", poolimpl.Mutex},
+	{"puddle", puddle.Factory},
 }
 
+// The builtin pool passes the contract suite, options and allocations
+// included. Package puddle's tests run it for puddle's.
 func TestContract(t *testing.T) {
-	for _, k := range kinds {
-		t.Run(k.name, func(t *testing.T) {
-			pooltest.Run(t, pooltest.Config{
-				New: func(t *testing.T, dial conn.DialFunc, maxSize int) conn.Pool {
-					p, err := k.factory(poolimpl.Options{})(dial, maxSize)
-					require.NoError(t, err)
-					return p
-				},
-				NewMaintained: func(t *testing.T, dial conn.DialFunc, maxSize int, m pooltest.Maintenance) conn.Pool {
-					p, err := k.factory(poolimpl.Options{
-						MinIdle:     m.MinIdle,
-						IdleTimeout: module.Duration(m.IdleTimeout),
-						MaxLifetime: module.Duration(m.MaxLifetime),
-						CheckPeriod: module.Duration(m.CheckPeriod),
-					})(dial, maxSize)
-					require.NoError(t, err)
-					return p
-				},
-				AllocFree: true,
-			})
-		})
-	}
+	pooltest.Run(t, pooltest.Config{New: poolimpl.Mutex, Maintains: true, AllocFree: true})
 }
 
 // pipeDialer dials net.Pipe connections, counts dials, and closes every
@@ -85,7 +64,7 @@ func newPipeDialer(tb testing.TB) *pipeDialer {
 	return d
 }
 
-func (d *pipeDialer) dial(ctx context.Context) (*conn.Conn, error) {
+func (d *pipeDialer) dial(ctx context.Context) (poolimpl.Conn, error) {
 	d.dials.Add(1)
 	if d.gate != nil {
 		<-d.gate

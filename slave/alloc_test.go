@@ -25,7 +25,7 @@ func TestCallAppendAllocatesNothing(t *testing.T) {
 	// connection, so they key it.
 	var mu sync.Mutex
 	bufs := map[*master.IOOperator][]byte{}
-	m := serveMaster(t, master.Config{}, map[string]master.HandlerFunc{
+	_, addr := serveMaster(t, master.Config{}, map[string]master.Handler{
 		"echo": func(op *master.IOOperator) error {
 			n := int(op.ReadDataLeft())
 			mu.Lock()
@@ -42,7 +42,7 @@ func TestCallAppendAllocatesNothing(t *testing.T) {
 			return op.WriteIOFromBuffer(buf)
 		},
 	})
-	s := dialSlave(t, m, slave.Config{PoolSize: 1})
+	s := dialSlave(t, addr, slave.Config{PoolSize: 1})
 
 	req := make([]byte, 128)
 	for i := range req {

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/AmanTrance/FastRpc/frame"
 	"github.com/AmanTrance/FastRpc/internal/testserve"
 	"github.com/AmanTrance/FastRpc/master"
 	"github.com/AmanTrance/FastRpc/slave"
@@ -63,8 +64,8 @@ func count(op *master.IOOperator) error {
 // body's pending Read is left to finish, and nothing reads the body after
 // it: the writer goroutine then exits.
 func TestCallStreamBodyBlocks(t *testing.T) {
-	m := serveMaster(t, master.Config{}, map[string]master.HandlerFunc{"count": count, "echo": echo})
-	s := dialSlave(t, m, slave.Config{PoolSize: 1})
+	_, addr := serveMaster(t, master.Config{}, map[string]master.Handler{"count": count, "echo": echo})
+	s := dialSlave(t, addr, slave.Config{PoolSize: 1})
 
 	for _, tc := range []struct {
 		name  string
@@ -154,15 +155,15 @@ func (z *zeroBody) Read(p []byte) (int, error) {
 
 // CallStream takes any size: a slave with the default config uploads
 // 100 MiB, over its in-memory MaxRequestSize, to a master method that
-// takes any size (master.Info.MaxRequestSize -1; the master's own default
+// takes any size (master.MethodInfo.MaxRequestSize -1; the master's own default
 // limit stays for its other methods).
 func TestCallStreamAnySize(t *testing.T) {
 	const size = 100 << 20
-	require.Greater(t, int64(size), int64(slave.DefaultMaxRequestSize))
+	require.Greater(t, int64(size), int64(frame.DefaultMaxPayload))
 	m := master.New(master.Config{})
-	require.NoError(t, m.Register("count", master.Info{MaxRequestSize: -1}, count))
-	testserve.Serve(t, m)
-	s := dialSlave(t, m, slave.Config{PoolSize: 1})
+	require.NoError(t, m.Register("count", master.MethodInfo{MaxRequestSize: -1}, count))
+	addr := testserve.Serve(t, m).String()
+	s := dialSlave(t, addr, slave.Config{PoolSize: 1})
 
 	var resp bytesWriter
 	n, err := s.CallStream(callCtx(t), "count", &zeroBody{left: size}, size, &resp)
@@ -174,8 +175,8 @@ func TestCallStreamAnySize(t *testing.T) {
 // MaxStreamRequestSize bounds CallStream's request, and like
 // MaxRequestSize refuses before anything is sent or read.
 func TestCallStreamLimit(t *testing.T) {
-	m := serveMaster(t, master.Config{}, map[string]master.HandlerFunc{"count": count})
-	s := dialSlave(t, m, slave.Config{PoolSize: 1, MaxStreamRequestSize: 1 << 20, MaxRequestSize: 10})
+	_, addr := serveMaster(t, master.Config{}, map[string]master.Handler{"count": count})
+	s := dialSlave(t, addr, slave.Config{PoolSize: 1, MaxStreamRequestSize: 1 << 20, MaxRequestSize: 10})
 
 	_, err := s.CallStream(callCtx(t), "count", failReader{t}, 2<<20, io.Discard)
 	requireOnePrefix(t, err)

@@ -1,17 +1,21 @@
 package slave
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 
 	"github.com/AmanTrance/FastRpc/conn"
+	"github.com/AmanTrance/FastRpc/internal/errtext"
 	"github.com/AmanTrance/FastRpc/module"
+	"github.com/AmanTrance/FastRpc/poolimpl"
 )
 
 // JSONConfig is a slave's configuration in JSON. The dialer, the pool and
-// middleware are modules named by their "module" field, from the "dialer",
-// "pool" and "middleware" namespaces:
+// middleware are modules named by their "module" field, from the
+// "dialer", "pool" and "slave.middleware" namespaces
+// (module.NamespaceDialer, module.NamespacePool and
+// module.NamespaceSlaveMiddleware):
 //
 //	{
 //	  "address": "127.0.0.1:10443",
@@ -22,7 +26,8 @@ import (
 //	  "dial_timeout": "3s"
 //	}
 //
-// Missing fields take Config's defaults.
+// Missing fields take Config's defaults; a pool without "module" is
+// poolimpl.DefaultModule.
 type JSONConfig struct {
 	Network              string            `json:"network,omitempty"`
 	Address              string            `json:"address"`
@@ -39,16 +44,18 @@ type JSONConfig struct {
 }
 
 // FromJSON builds a slave from a JSONConfig document, loading its modules
-// (provisioned and validated). It does not connect; see Warm. Modules with
-// a Cleanup are cleaned up when the slave is closed.
+// (provisioned and validated). It does not connect; see Warm. The modules
+// are cleaned up when the slave is closed, or at once if FromJSON fails.
 func FromJSON(ctx context.Context, data []byte) (*Slave, error) {
 	var jc JSONConfig
 	if err := module.DecodeStrict(data, &jc); err != nil {
-		return nil, fmt.Errorf("fastrpc: slave config: %w", err)
+		return nil, errtext.Errorf("slave config: %w", err)
 	}
-	var loaded module.Loaded
+	loader := module.NewLoader(ctx)
 	fail := func(err error) (*Slave, error) {
-		_ = loaded.Cleanup()
+		if cerr := loader.Cleanup(); cerr != nil {
+			err = errtext.Errorf("%w; then %w", err, cerr)
+		}
 		return nil, err
 	}
 	cfg := Config{
@@ -62,32 +69,54 @@ func FromJSON(ctx context.Context, data []byte) (*Slave, error) {
 		Conn:                 conn.Config{ReadBufferSize: jc.ReadBufferSize, WriteBufferSize: jc.WriteBufferSize},
 	}
 	if len(jc.Dialer) > 0 {
-		d, err := module.LoadAs[conn.Dialer](ctx, "dialer", jc.Dialer)
+		d, err := module.LoadAs[conn.Dialer](loader, module.NamespaceDialer, jc.Dialer)
 		if err != nil {
-			return fail(fmt.Errorf("fastrpc: slave config: dialer: %w", err))
+			return fail(errtext.Errorf("slave config: dialer: %w", err))
 		}
-		loaded.Add(d)
 		cfg.Dialer = d
 	}
 	if len(jc.Pool) > 0 {
-		p, err := PoolFromConfig(ctx, jc.Pool)
+		p, err := loadPool(loader, jc.Pool)
 		if err != nil {
-			return fail(fmt.Errorf("fastrpc: slave config: %w", err))
+			return fail(errtext.Errorf("slave config: pool: %w", err))
 		}
-		cfg.Pool = p
+		cfg.Pool = p.NewPool
 	}
 	for i, raw := range jc.Middleware {
-		mw, err := module.LoadAs[CallMiddlewareModule](ctx, "middleware", raw)
+		mw, err := module.LoadAs[MiddlewareModule](loader, module.NamespaceSlaveMiddleware, raw)
 		if err != nil {
-			return fail(fmt.Errorf("fastrpc: slave config: middleware[%d]: %w", i, err))
+			return fail(errtext.Errorf("slave config: middleware[%d]: %w", i, err))
 		}
-		loaded.Add(mw)
 		cfg.Middleware = append(cfg.Middleware, mw.WrapCall)
 	}
 	s, err := New(cfg)
 	if err != nil {
-		return fail(fmt.Errorf("fastrpc: slave config: %w", err))
+		return fail(errtext.Errorf("slave config: %w", err))
 	}
-	s.loaded = loaded
+	s.loader = loader
 	return s, nil
+}
+
+// loadPool loads, through l, the pool module a JSON object describes:
+// "module" names it (poolimpl.DefaultModule when absent) and the other
+// fields are its options. Empty input or null means the default pool.
+func loadPool(l *module.Loader, raw json.RawMessage) (poolimpl.Module, error) {
+	if t := bytes.TrimSpace(raw); len(t) == 0 || bytes.Equal(t, []byte("null")) {
+		raw = json.RawMessage(`{}`)
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return nil, errtext.Errorf("want a JSON object: %w", err)
+	}
+	if _, ok := fields["module"]; !ok {
+		if fields == nil {
+			fields = map[string]json.RawMessage{}
+		}
+		fields["module"] = json.RawMessage(`"` + poolimpl.DefaultModule + `"`)
+		var err error
+		if raw, err = json.Marshal(fields); err != nil {
+			return nil, errtext.Errorf("%w", err)
+		}
+	}
+	return module.LoadAs[poolimpl.Module](l, module.NamespacePool, raw)
 }

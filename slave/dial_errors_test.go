@@ -123,9 +123,9 @@ func TestDialErrors(t *testing.T) {
 	})
 
 	t.Run("overloaded", func(t *testing.T) {
-		m := serveMaster(t, master.Config{MaxConnections: 1}, map[string]master.HandlerFunc{"echo": echo})
-		dialSlave(t, m, slave.Config{PoolSize: 1}) // holds the only connection
-		s, err := slave.New(slave.Config{Address: m.Addr().String(), PoolSize: 1})
+		_, addr := serveMaster(t, master.Config{MaxConnections: 1}, map[string]master.Handler{"echo": echo})
+		dialSlave(t, addr, slave.Config{PoolSize: 1}) // holds the only connection
+		s, err := slave.New(slave.Config{Address: addr, PoolSize: 1})
 		require.NoError(t, err)
 		defer s.Close()
 		_, err = s.Call(callCtx(t), "echo", nil)
@@ -184,11 +184,11 @@ func (d *slowDialer) DialContext(ctx context.Context, network, address string) (
 // gets its context's error (nothing was sent: never ErrConnection); the
 // dial goes on, is not a failure of the master, and serves the next call.
 func TestDialOutlivesCallerDeadline(t *testing.T) {
-	m := serveMaster(t, master.Config{}, map[string]master.HandlerFunc{"echo": echo})
+	_, addr := serveMaster(t, master.Config{}, map[string]master.Handler{"echo": echo})
 	for _, k := range poolKinds {
 		t.Run(k.name, func(t *testing.T) {
 			d := &slowDialer{delay: 200 * time.Millisecond}
-			s, err := slave.New(slave.Config{Address: m.Addr().String(), PoolSize: 1, Pool: k.pool, Dialer: d})
+			s, err := slave.New(slave.Config{Address: addr, PoolSize: 1, Pool: k.pool, Dialer: d})
 			require.NoError(t, err)
 			defer s.Close()
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)

@@ -22,8 +22,7 @@ import (
 func TestDialGracefulRestartWhileCalling(t *testing.T) {
 	for _, k := range poolKinds {
 		t.Run(k.name, func(t *testing.T) {
-			m1 := poolMaster(t, "127.0.0.1:0")
-			addr := m1.Addr().String()
+			m1, addr := poolMaster(t, "127.0.0.1:0")
 			s, err := slave.New(slave.Config{Address: addr, PoolSize: 4, Pool: k.pool})
 			require.NoError(t, err)
 			defer s.Close()

@@ -14,25 +14,25 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
-	"github.com/AmanTrance/FastRpc/conn"
 	"github.com/AmanTrance/FastRpc/master"
+	"github.com/AmanTrance/FastRpc/poolimpl"
 	"github.com/AmanTrance/FastRpc/slave"
 )
 
 // destroyCounter wraps a pool factory and counts the connections the slave
 // dropped (Destroy): each one is a slot that needs a new dial.
 type destroyCounter struct {
-	conn.Pool
+	poolimpl.Pool
 	n *atomic.Int64
 }
 
-func (d destroyCounter) Destroy(c *conn.Conn) {
+func (d destroyCounter) Destroy(c poolimpl.Conn) {
 	d.n.Add(1)
 	d.Pool.Destroy(c)
 }
 
-func countDestroys(f slave.PoolFactory, n *atomic.Int64) slave.PoolFactory {
-	return func(dial conn.DialFunc, size int) (conn.Pool, error) {
+func countDestroys(f poolimpl.Factory, n *atomic.Int64) poolimpl.Factory {
+	return func(dial poolimpl.DialFunc, size int) (poolimpl.Pool, error) {
 		p, err := f(dial, size)
 		if err != nil {
 			return nil, err
@@ -62,7 +62,7 @@ func TestDialDeadlineStormHealthyMaster(t *testing.T) {
 		t.Run(k.name, func(t *testing.T) {
 			leaks := goleak.IgnoreCurrent()
 			t.Cleanup(func() { goleak.VerifyNone(t, leaks) }) // after the master's cleanup
-			m := serveMaster(t, master.Config{}, map[string]master.HandlerFunc{
+			_, addr := serveMaster(t, master.Config{}, map[string]master.Handler{
 				"work": func(op *master.IOOperator) error {
 					time.Sleep(time.Duration(rand.IntN(4)) * time.Millisecond) // 0-3ms
 					return op.WriteIOFromBuffer([]byte("done"))
@@ -71,7 +71,7 @@ func TestDialDeadlineStormHealthyMaster(t *testing.T) {
 			d := &countingDialer{Dialer: net.Dialer{Timeout: time.Second}}
 			var destroys atomic.Int64
 			s, err := slave.New(slave.Config{
-				Address: m.Addr().String(), Dialer: d, PoolSize: poolSize,
+				Address: addr, Dialer: d, PoolSize: poolSize,
 				Pool: countDestroys(k.pool, &destroys),
 			})
 			require.NoError(t, err)

@@ -17,7 +17,7 @@ import (
 // its connection: the master's handler ends at the same deadline, its late
 // answer is read and dropped, and the connection serves the next call.
 func TestDeadlineKeepsConnection(t *testing.T) {
-	m := serveMaster(t, master.Config{}, map[string]master.HandlerFunc{
+	_, addr := serveMaster(t, master.Config{}, map[string]master.Handler{
 		"echo": echo,
 		"patient": func(op *master.IOOperator) error { // honours its deadline
 			<-op.Context().Done()
@@ -25,7 +25,7 @@ func TestDeadlineKeepsConnection(t *testing.T) {
 		},
 	})
 	d := &countingDialer{Dialer: net.Dialer{Timeout: time.Second}}
-	s := dialSlave(t, m, slave.Config{PoolSize: 1, Dialer: d})
+	s := dialSlave(t, addr, slave.Config{PoolSize: 1, Dialer: d})
 	for range 20 {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
 		_, err := s.Call(ctx, "patient", nil)
@@ -47,7 +47,7 @@ func TestDeadlineKeepsConnection(t *testing.T) {
 func TestDrainGivesUp(t *testing.T) {
 	release := make(chan struct{})
 	done := make(chan struct{}, 1)
-	m := serveMaster(t, master.Config{}, map[string]master.HandlerFunc{
+	_, addr := serveMaster(t, master.Config{}, map[string]master.Handler{
 		"echo": echo,
 		"stubborn": func(op *master.IOOperator) error { // ignores its deadline
 			select {
@@ -60,7 +60,7 @@ func TestDrainGivesUp(t *testing.T) {
 	})
 	defer close(release)
 	d := &countingDialer{Dialer: net.Dialer{Timeout: time.Second}}
-	s := dialSlave(t, m, slave.Config{PoolSize: 1, Dialer: d})
+	s := dialSlave(t, addr, slave.Config{PoolSize: 1, Dialer: d})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
 	_, err := s.Call(ctx, "stubborn", nil)
 	cancel()
@@ -76,7 +76,7 @@ func TestDrainGivesUp(t *testing.T) {
 
 	// Close during a drain ends it at once.
 	leaks := goleak.IgnoreCurrent()
-	s2, err := slave.Dial(callCtx(t), slave.Config{Address: m.Addr().String(), PoolSize: 1})
+	s2, err := slave.Dial(callCtx(t), slave.Config{Address: addr, PoolSize: 1})
 	require.NoError(t, err)
 	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Millisecond)
 	_, err = s2.Call(ctx, "stubborn", nil)

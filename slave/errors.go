@@ -18,7 +18,7 @@ var (
 	// error). errors.As with *RemoteError gives its message and code.
 	ErrApplication = errors.New("fastrpc: handler returned an error")
 	// ErrUnknownMethod: the master has no method of that name. Check the
-	// name, or GetMasterCapabilities for what it serves.
+	// name, or Capabilities for what it serves.
 	ErrUnknownMethod = errors.New("fastrpc: master has no such method")
 	// ErrRequestTooLarge: the request exceeds the master's limit, or the
 	// slave's own MaxRequestSize or MaxStreamRequestSize (then nothing was

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -13,22 +14,23 @@ import (
 	"github.com/AmanTrance/FastRpc/slave"
 )
 
-// exampleMaster serves "greet", "upper" and "slow" on a free loopback port.
-func exampleMaster() *master.Master {
+// exampleMaster serves "greet", "upper" and "slow" on a free loopback port
+// and returns the master and that port's address.
+func exampleMaster() (*master.Master, string) {
 	m := master.New(master.Config{})
-	_ = m.Register("greet", master.Info{}, func(op *master.IOOperator) error {
+	_ = m.Register("greet", master.MethodInfo{}, func(op *master.IOOperator) error {
 		name, err := op.ReadAll()
 		if err != nil {
 			return err
 		}
 		return op.WriteIOFromBuffer([]byte("hello, " + string(name)))
 	})
-	_ = m.Register("upper", master.Info{}, func(op *master.IOOperator) error {
+	_ = m.Register("upper", master.MethodInfo{}, func(op *master.IOOperator) error {
 		// Streams: the response is written while the request is read, a
 		// chunk at a time, so any size fits in bounded memory.
 		return op.WriteIOFromReader(upperReader{op}, int(op.ReadDataLeft()), 0)
 	})
-	_ = m.Register("slow", master.Info{}, func(op *master.IOOperator) error {
+	_ = m.Register("slow", master.MethodInfo{}, func(op *master.IOOperator) error {
 		// A well-behaved handler gives up when the caller's deadline,
 		// which travelled with the request, passes.
 		select {
@@ -38,8 +40,12 @@ func exampleMaster() *master.Master {
 			return op.WriteNothing()
 		}
 	})
-	go func() { _ = m.ListenAndServe(context.Background(), "127.0.0.1:0") }()
-	return m
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	go func() { _ = m.Serve(context.Background(), ln) }()
+	return m, ln.Addr().String()
 }
 
 type upperReader struct{ r *master.IOOperator }
@@ -53,10 +59,10 @@ func (u upperReader) Read(p []byte) (int, error) {
 // A deadline on the context bounds the call and travels to the master, so
 // the handler knows how long the caller will wait.
 func ExampleSlave_Call() {
-	m := exampleMaster()
+	m, addr := exampleMaster()
 	defer m.Close()
 
-	s, err := slave.New(slave.Config{Address: m.Addr().String(), PoolSize: 2})
+	s, err := slave.New(slave.Config{Address: addr, PoolSize: 2})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -84,10 +90,10 @@ func ExampleSlave_Call() {
 // CallStream sends a request read from an io.Reader and copies the response
 // to an io.Writer as it arrives; neither needs to fit in memory.
 func ExampleSlave_CallStream() {
-	m := exampleMaster()
+	m, addr := exampleMaster()
 	defer m.Close()
 
-	s, err := slave.New(slave.Config{Address: m.Addr().String()})
+	s, err := slave.New(slave.Config{Address: addr})
 	if err != nil {
 		fmt.Println(err)
 		return

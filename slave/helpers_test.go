@@ -19,21 +19,22 @@ import (
 const hangGuard = testserve.HangGuard
 
 // serveMaster registers methods on a new master, serves it on a free
-// loopback port and closes it when the test ends.
-func serveMaster(t testing.TB, cfg master.Config, methods map[string]master.HandlerFunc) *master.Master {
+// loopback port and closes it when the test ends. It returns the master
+// and its address.
+func serveMaster(t testing.TB, cfg master.Config, methods map[string]master.Handler) (*master.Master, string) {
 	t.Helper()
 	m := master.New(cfg)
 	for name, h := range methods {
-		require.NoError(t, m.Register(name, master.Info{Description: name}, h))
+		require.NoError(t, m.Register(name, master.MethodInfo{Description: name}, h))
 	}
-	testserve.Serve(t, m)
-	return m
+	return m, testserve.Serve(t, m).String()
 }
 
-// dialSlave returns a warmed slave for m, closed when the test ends.
-func dialSlave(t testing.TB, m *master.Master, cfg slave.Config) *slave.Slave {
+// dialSlave returns a warmed slave for the master at addr, closed when the
+// test ends.
+func dialSlave(t testing.TB, addr string, cfg slave.Config) *slave.Slave {
 	t.Helper()
-	cfg.Address = m.Addr().String()
+	cfg.Address = addr
 	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
 	s, err := slave.Dial(ctx, cfg)

@@ -21,17 +21,17 @@ type CallInfo struct {
 // Invoker makes the call info describes.
 type Invoker func(ctx context.Context, info *CallInfo) error
 
-// CallMiddleware wraps every call a slave makes (logging, metrics,
+// Middleware wraps every call a slave makes (logging, metrics,
 // tracing, retry policies): Config.Middleware
 // applies them in order, the first outermost. A slave without middleware
 // pays nothing for the feature. Middleware must pass on the CallInfo it was
 // given, not one of its own. Middleware sees each call once: the slave's
 // own re-send of a call the master did not process happens beneath it.
-type CallMiddleware func(next Invoker) Invoker
+type Middleware func(next Invoker) Invoker
 
-// CallMiddlewareModule is what a "middleware.*" module provides to a
-// slave.
-type CallMiddlewareModule interface {
+// MiddlewareModule is what a "slave.middleware.*" module
+// (module.NamespaceSlaveMiddleware) provides to a slave.
+type MiddlewareModule interface {
 	WrapCall(next Invoker) Invoker
 }
 

@@ -1,9 +1,7 @@
 package slave
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -17,70 +15,8 @@ import (
 	"github.com/AmanTrance/FastRpc/conn"
 	"github.com/AmanTrance/FastRpc/frame"
 	"github.com/AmanTrance/FastRpc/internal/errtext"
-	"github.com/AmanTrance/FastRpc/module"
 	"github.com/AmanTrance/FastRpc/poolimpl"
 )
-
-// PoolModule is what a connection pool module provides. Pool modules live
-// in the "pool" namespace of package module: poolimpl registers
-// "pool.mutex" (the default) and "pool.puddle", and a program may
-// register its own.
-type PoolModule interface {
-	// NewPool builds a pool of at most size connections that dials with
-	// dial.
-	NewPool(dial conn.DialFunc, size int) (conn.Pool, error)
-}
-
-// PoolByName returns the factory of the pool module named name ("mutex",
-// "puddle", or one registered by the program) with its default options;
-// "" means poolimpl.DefaultModule. An unknown name is an error matching
-// module.ErrNotFound that lists the known ones.
-//
-//	pool, err := slave.PoolByName(ctx, "puddle")
-//	...
-//	s, err := slave.New(slave.Config{Address: addr, Pool: pool})
-func PoolByName(ctx context.Context, name string) (PoolFactory, error) {
-	if name == "" {
-		name = poolimpl.DefaultModule
-	}
-	raw, err := json.Marshal(map[string]string{"module": name})
-	if err != nil {
-		return nil, err
-	}
-	return PoolFromConfig(ctx, raw)
-}
-
-// PoolFromConfig returns the factory of the pool module a JSON object
-// describes: "module" names it (poolimpl.DefaultModule when absent) and the
-// other fields are its options, decoded strictly:
-//
-//	{"module": "puddle", "min_idle": 1, "idle_timeout": "90s"}
-//
-// Empty input or null means the default pool.
-func PoolFromConfig(ctx context.Context, raw json.RawMessage) (PoolFactory, error) {
-	if t := bytes.TrimSpace(raw); len(t) == 0 || bytes.Equal(t, []byte("null")) {
-		raw = json.RawMessage(`{}`)
-	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &fields); err != nil {
-		return nil, fmt.Errorf("fastrpc: pool config: %w", err)
-	}
-	if _, ok := fields["module"]; !ok {
-		if fields == nil {
-			fields = map[string]json.RawMessage{}
-		}
-		fields["module"] = json.RawMessage(`"` + poolimpl.DefaultModule + `"`)
-		var err error
-		if raw, err = json.Marshal(fields); err != nil {
-			return nil, err
-		}
-	}
-	m, err := module.LoadAs[PoolModule](ctx, "pool", raw)
-	if err != nil {
-		return nil, fmt.Errorf("fastrpc: pool config: %w", err)
-	}
-	return m.NewPool, nil
-}
 
 // ErrDialBackoff is matched (errors.Is) by the error of a dial the slave
 // did not attempt because it is backing off after failed dials: with
@@ -505,12 +441,19 @@ func (e *unavailableError) Error() string {
 func (e *unavailableError) Unwrap() error        { return e.err }
 func (e *unavailableError) Is(target error) bool { return target == ErrUnavailable }
 
-// dial is the pool's DialFunc; see dialGate.
-func (s *Slave) dial(ctx context.Context) (*conn.Conn, error) { return s.gate.dial(ctx) }
+// dial is the pool's DialFunc; see dialGate. It returns *conn.Conn
+// values, which acquire gets back from the pool.
+func (s *Slave) dial(ctx context.Context) (poolimpl.Conn, error) {
+	c, err := s.gate.dial(ctx)
+	if err != nil {
+		return nil, err // not a nil *conn.Conn in a non-nil Conn
+	}
+	return c, nil
+}
 
 // connect makes one real dial, under the slave's own timeouts.
 func (s *Slave) connect(ctx context.Context) (*conn.Conn, error) {
-	return conn.DialWith(ctx, s.cfg.Dialer, s.cfg.Network, s.cfg.Address, conn.DialConfig{
+	return conn.Dial(ctx, s.cfg.Dialer, s.cfg.Network, s.cfg.Address, conn.DialConfig{
 		Conn:             s.cfg.Conn,
 		ConnectTimeout:   s.cfg.DialTimeout,
 		HandshakeTimeout: s.cfg.HandshakeTimeout,

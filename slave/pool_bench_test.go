@@ -10,18 +10,18 @@ import (
 )
 
 // BenchmarkPoolCall measures whole round trips to a loopback master with
-// each pool: CallForBuffer (allocates its response) and CallAppend (reuses
-// a buffer), from g goroutines (exactly g) sharing a pool of 4, so g8
+// each pool: Call (allocates its response) and CallAppend (reuses a
+// buffer), from g goroutines (exactly g) sharing a pool of 4, so g8
 // includes waiting for a connection.
 func BenchmarkPoolCall(b *testing.B) {
-	m := poolMaster(b, "127.0.0.1:0")
+	_, addr := poolMaster(b, "127.0.0.1:0")
 	req := randomBytes(9, 128)
 	for _, k := range poolKinds {
-		for _, op := range []string{"CallForBuffer", "CallAppend"} {
+		for _, op := range []string{"Call", "CallAppend"} {
 			for _, g := range []int{1, 8} {
 				b.Run(fmt.Sprintf("pool=%s/%s/g%d", k.name, op, g), func(b *testing.B) {
 					ctx := context.Background()
-					s, err := slave.Dial(ctx, slave.Config{Address: m.Addr().String(), PoolSize: 4, Pool: k.pool})
+					s, err := slave.Dial(ctx, slave.Config{Address: addr, PoolSize: 4, Pool: k.pool})
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -42,8 +42,8 @@ func BenchmarkPoolCall(b *testing.B) {
 							for range n {
 								var out []byte
 								var err error
-								if op == "CallForBuffer" {
-									out, err = s.CallForBuffer("echo", req)
+								if op == "Call" {
+									out, err = s.Call(ctx, "echo", req)
 								} else {
 									out, err = s.CallAppend(ctx, "echo", req, dst[:0])
 								}

@@ -11,41 +11,43 @@ import (
 
 	"github.com/AmanTrance/FastRpc/master"
 	"github.com/AmanTrance/FastRpc/poolimpl"
-	"github.com/AmanTrance/FastRpc/slave"
+	"github.com/AmanTrance/FastRpc/poolimpl/puddle" // also registers "pool.puddle" for the JSON tests
 )
 
 // poolKinds are the pools the slave is tested with.
 var poolKinds = []struct {
 	name string
-	pool slave.PoolFactory
+	pool poolimpl.Factory
 }{
-	{"mutex", poolimpl.MutexFactory(poolimpl.Options{})},
-	{"puddle", poolimpl.PuddleFactory(poolimpl.Options{})},
+	{"mutex", poolimpl.Mutex(poolimpl.Options{})},
+	{"puddle", puddle.Factory(poolimpl.Options{})},
 }
 
 // poolMaster is a master serving "echo" on addr ("127.0.0.1:0" for a free
 // port), retrying the listen while a previous master's port is released.
-// It is closed when the test ends if the test has not closed it.
-func poolMaster(t testing.TB, addr string) *master.Master {
+// It returns the master and the address it listens on, and is closed when
+// the test ends if the test has not closed it.
+func poolMaster(t testing.TB, addr string) (*master.Master, string) {
 	t.Helper()
-	var m *master.Master
-	var done chan error
+	m := master.New(master.Config{})
+	require.NoError(t, m.Register("echo", master.MethodInfo{Description: "echo"}, echo))
+	var ln net.Listener
 	require.Eventually(t, func() bool {
-		m = master.New(master.Config{})
-		require.NoError(t, m.Register("echo", master.Info{Description: "echo"}, echo))
-		done = make(chan error, 1)
-		go func() { done <- m.ListenAndServe(context.Background(), addr) }()
-		return m.Addr() != nil
+		var err error
+		ln, err = net.Listen("tcp", addr)
+		return err == nil
 	}, hangGuard, 10*time.Millisecond, "could not listen on %s", addr)
+	done := make(chan error, 1)
+	go func() { done <- m.Serve(context.Background(), ln) }()
 	t.Cleanup(func() {
 		_ = m.Close()
 		select {
 		case <-done:
 		case <-time.After(hangGuard):
-			t.Error("ListenAndServe did not return after Close")
+			t.Error("Serve did not return after Close")
 		}
 	})
-	return m
+	return m, ln.Addr().String()
 }
 
 // countingDialer counts the connections really attempted.

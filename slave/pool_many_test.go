@@ -21,8 +21,8 @@ func TestPoolManyCallers(t *testing.T) {
 	src := randomBytes(3, 70<<10)
 	for _, k := range poolKinds {
 		t.Run(k.name, func(t *testing.T) {
-			m := poolMaster(t, "127.0.0.1:0")
-			s, err := slave.New(slave.Config{Address: m.Addr().String(), PoolSize: poolSize, Pool: k.pool})
+			_, addr := poolMaster(t, "127.0.0.1:0")
+			s, err := slave.New(slave.Config{Address: addr, PoolSize: poolSize, Pool: k.pool})
 			require.NoError(t, err)
 			defer s.Close()
 			ctx := callCtx(t)

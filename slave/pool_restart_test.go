@@ -20,8 +20,7 @@ import (
 func TestPoolMasterRestart(t *testing.T) {
 	for _, k := range poolKinds {
 		t.Run(k.name, func(t *testing.T) {
-			m1 := poolMaster(t, "127.0.0.1:0")
-			addr := m1.Addr().String()
+			m1, addr := poolMaster(t, "127.0.0.1:0")
 			s, err := slave.New(slave.Config{Address: addr, PoolSize: 3, Pool: k.pool})
 			require.NoError(t, err)
 			defer s.Close()
@@ -50,7 +49,7 @@ func TestPoolMasterRestart(t *testing.T) {
 			// Killed and back before the next call: the idle connections
 			// are stale, caught by the pool, and replaced. No call fails.
 			require.NoError(t, m1.Close())
-			m2 := poolMaster(t, addr)
+			m2, addr := poolMaster(t, addr)
 			require.NoError(t, callAll(12), "calls after a restart")
 			st := s.PoolStats()
 			assert.GreaterOrEqual(t, st.Stale, uint64(1), "%+v", st)

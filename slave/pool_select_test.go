@@ -1,7 +1,7 @@
 package slave_test
 
 import (
-	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -10,71 +10,78 @@ import (
 
 	"github.com/AmanTrance/FastRpc/module"
 	"github.com/AmanTrance/FastRpc/poolimpl"
+	"github.com/AmanTrance/FastRpc/poolimpl/puddle"
 	"github.com/AmanTrance/FastRpc/slave"
 )
 
-// Pools picked by name or from JSON serve calls; unknown names and bad
-// options are errors that say what is known or wrong.
+// Pools set in code, or named in a slave's JSON config, serve calls;
+// unknown names and bad options are errors that say what is known or
+// wrong.
 func TestPoolSelection(t *testing.T) {
-	m := poolMaster(t, "127.0.0.1:0")
+	_, addr := poolMaster(t, "127.0.0.1:0")
 	ctx := callCtx(t)
-	call := func(t *testing.T, pool slave.PoolFactory) *slave.Slave {
+	check := func(t *testing.T, s *slave.Slave) {
 		t.Helper()
-		s, err := slave.New(slave.Config{Address: m.Addr().String(), PoolSize: 2, Pool: pool})
-		require.NoError(t, err)
 		t.Cleanup(func() { _ = s.Close() })
 		got, err := s.Call(ctx, "echo", []byte("hi"))
 		require.NoError(t, err)
 		assert.Equal(t, "hi", string(got))
-		return s
+	}
+	// fromJSON builds a slave whose config has pool, if not empty.
+	fromJSON := func(pool string) (*slave.Slave, error) {
+		cfg := fmt.Sprintf(`{"address": %q, "pool_size": 2`, addr)
+		if pool != "" {
+			cfg += `, "pool": ` + pool
+		}
+		return slave.FromJSON(ctx, []byte(cfg+"}"))
 	}
 
-	for _, name := range []string{"", "mutex", "puddle"} {
-		t.Run("name="+name, func(t *testing.T) {
-			pool, err := slave.PoolByName(ctx, name)
+	t.Run("InCode", func(t *testing.T) {
+		for _, pool := range []poolimpl.Factory{nil, poolimpl.Mutex(poolimpl.Options{}), puddle.Factory(poolimpl.Options{})} {
+			s, err := slave.New(slave.Config{Address: addr, PoolSize: 2, Pool: pool})
 			require.NoError(t, err)
-			call(t, pool)
-		})
-	}
-
-	t.Run("Unknown", func(t *testing.T) {
-		_, err := slave.PoolByName(ctx, "bogus")
-		require.ErrorIs(t, err, module.ErrNotFound)
-		assert.ErrorContains(t, err, "pool.mutex")
-		assert.ErrorContains(t, err, "pool.puddle")
+			check(t, s)
+		}
 	})
 
-	t.Run("FromConfig", func(t *testing.T) {
+	t.Run("FromJSON", func(t *testing.T) {
 		for _, raw := range []string{
 			``, `null`, `{}`,
+			`{"module": "mutex"}`, `{"module": "puddle"}`,
 			`{"min_idle": 1}`,
 			`{"module": "puddle", "min_idle": 1, "idle_timeout": "90s", "max_lifetime": "30m", "check_period": "1s"}`,
 			`{"module": "mutex", "idle_timeout": 1000000000}`,
 		} {
-			pool, err := slave.PoolFromConfig(ctx, json.RawMessage(raw))
+			s, err := fromJSON(raw)
 			require.NoError(t, err, raw)
-			s := call(t, pool)
+			check(t, s)
 			require.Eventually(t, func() bool { return s.PoolStats().Open >= 1 }, hangGuard, time.Millisecond)
 		}
 		for raw, want := range map[string]string{
 			`{"module": "puddle", "min_idel": 1}`:     "min_idel",
 			`{"module": "mutex", "idle_timeout": -1}`: "idle_timeout",
 			`{"idle_timeout": "soon"}`:                "soon",
-			`[1]`:                                     "pool config",
+			`[1]`:                                     "pool",
+			// Options are checked against the pool size when the slave is made.
+			`{"module": "puddle", "min_idle": 9}`: "min_idle 9 exceeds the pool size 2",
 		} {
-			_, err := slave.PoolFromConfig(ctx, json.RawMessage(raw))
+			_, err := fromJSON(raw)
 			assert.ErrorContains(t, err, want, raw)
 		}
-		// Options are checked against the pool size when the slave is made.
-		pool, err := slave.PoolFromConfig(ctx, json.RawMessage(`{"module":"puddle","min_idle":9}`))
-		require.NoError(t, err)
-		_, err = slave.New(slave.Config{Address: m.Addr().String(), PoolSize: 2, Pool: pool})
-		assert.ErrorContains(t, err, "min_idle 9 exceeds the pool size 2")
+	})
+
+	t.Run("Unknown", func(t *testing.T) {
+		_, err := fromJSON(`{"module": "bogus"}`)
+		require.ErrorIs(t, err, module.ErrNotFound)
+		assert.ErrorContains(t, err, "pool.mutex")
+		assert.ErrorContains(t, err, "pool.puddle")
 	})
 
 	// Swapping is one line of Config.
 	t.Run("OneLine", func(t *testing.T) {
-		s := call(t, poolimpl.PuddleFactory(poolimpl.Options{MinIdle: 1}))
+		s, err := slave.New(slave.Config{Address: addr, PoolSize: 2, Pool: puddle.Factory(poolimpl.Options{MinIdle: 1})})
+		require.NoError(t, err)
+		check(t, s)
 		require.Eventually(t, func() bool { return s.PoolStats().Idle >= 1 }, hangGuard, time.Millisecond, "kept warm")
 	})
 }

@@ -22,13 +22,13 @@ import (
 func idleNoticeSetup(t *testing.T, poolSize int) (*master.Master, *slave.Slave, *atomic.Int32) {
 	t.Helper()
 	var processed atomic.Int32
-	m := serveMaster(t, master.Config{IdleTimeout: 100 * time.Millisecond}, map[string]master.HandlerFunc{
+	m, addr := serveMaster(t, master.Config{IdleTimeout: 100 * time.Millisecond}, map[string]master.Handler{
 		"echo": func(op *master.IOOperator) error {
 			processed.Add(1)
 			return echo(op)
 		},
 	})
-	s := dialSlave(t, m, slave.Config{PoolSize: poolSize, Conn: conn.Config{ProbeAfter: time.Hour}})
+	s := dialSlave(t, addr, slave.Config{PoolSize: poolSize, Conn: conn.Config{ProbeAfter: time.Hour}})
 	// Use every pooled connection once, so none is probed from now on.
 	calls := make(chan error, poolSize)
 	for range poolSize {

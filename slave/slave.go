@@ -18,28 +18,12 @@ import (
 	"github.com/AmanTrance/FastRpc/poolimpl"
 )
 
-// Defaults for the zero Config.
-const (
-	DefaultPoolSize         = 4
-	DefaultDialTimeout      = 10 * time.Second
-	DefaultHandshakeTimeout = 2 * time.Second
-	DefaultKeepAlive        = 30 * time.Second
-	DefaultMaxRequestSize   = 64 << 20
-	DefaultMaxResponseSize  = 64 << 20
-)
-
 // fullDuplexThreshold is the request size above which the request body is
 // written by a second goroutine while the response is read: a handler may
 // start answering before it has read everything, and with both sides
 // writing big payloads and neither reading, socket buffers would fill and
 // deadlock. Below it the request fits in the socket buffers.
 const fullDuplexThreshold = 64 << 10
-
-// PoolFactory builds the connection pool a slave uses. dial opens one ready
-// connection; size is Config.PoolSize. poolimpl.MutexFactory and
-// poolimpl.PuddleFactory make one, and PoolByName and PoolFromConfig pick
-// one by name or from JSON.
-type PoolFactory func(dial conn.DialFunc, size int) (conn.Pool, error)
 
 // Config tunes a Slave. Address is required; every other zero field takes
 // the default named in its comment, and a negative limit turns it off.
@@ -50,18 +34,19 @@ type Config struct {
 	// Address of the master, such as "127.0.0.1:10000".
 	Address string
 	// Dialer opens connections; nil means a net.Dialer with DialTimeout and
-	// DefaultKeepAlive.
+	// conn.DefaultKeepAlive.
 	Dialer conn.Dialer
 	// DialTimeout bounds opening a connection: the Dialer's connect, and
 	// its TLS handshake if it does one. A dial does not depend on the call
 	// that needed it: a call whose context ends first stops waiting, and
-	// the dial goes on and serves a later call. 0 means DefaultDialTimeout.
+	// the dial goes on and serves a later call. 0 means
+	// conn.DefaultConnectTimeout (10s).
 	DialTimeout time.Duration
 	// HandshakeTimeout bounds waiting for the master's FastRpc preface once
 	// connected. A master sends it as soon as it accepts, so a peer silent
 	// for this long is not a FastRpc master (an HTTP server, say) or is
-	// stuck. 0 means DefaultHandshakeTimeout (2s: room for a master a
-	// second's round trip away, or slow to accept).
+	// stuck. 0 means conn.DefaultHandshakeTimeout (2s: room for a master
+	// a second's round trip away, or slow to accept).
 	HandshakeTimeout time.Duration
 	// FailFast makes a call that needs a new connection fail at once with
 	// ErrDialBackoff while the slave backs off after failed dials. By
@@ -69,19 +54,21 @@ type Config struct {
 	// context, and gets that dial's connection or error.
 	FailFast bool
 	// PoolSize is the most connections open to the master at once; callers
-	// beyond it wait. 0 means DefaultPoolSize.
+	// beyond it wait. 0 means poolimpl.DefaultSize.
 	PoolSize int
-	// Pool builds the connection pool; nil means the builtin
-	// poolimpl.Mutex with default options. Swapping it is one line:
+	// Pool builds the connection pool, given the slave's dial and
+	// PoolSize; nil means the builtin pool with default options,
+	// poolimpl.Mutex(poolimpl.Options{}). Swapping it is one line:
 	//
-	//	Pool: poolimpl.PuddleFactory(poolimpl.Options{}),
+	//	Pool: puddle.Factory(poolimpl.Options{}), // package poolimpl/puddle
 	//
-	// or see PoolByName and PoolFromConfig to pick one from a config.
-	Pool PoolFactory
-	// MaxRequestSize refuses bigger requests held in memory (Call,
-	// CallAppend, CallForBuffer) before sending anything. 0 means
-	// DefaultMaxRequestSize, matching the master's default. CallStream is
-	// not bounded by it; see MaxStreamRequestSize.
+	// A JSON config names a pool module instead (see JSONConfig). The
+	// pool must hand back the connections the slave's dial returned.
+	Pool poolimpl.Factory
+	// MaxRequestSize refuses bigger requests held in memory (Call and
+	// CallAppend) before sending anything. 0 means frame.DefaultMaxPayload,
+	// the master's default too. CallStream is not bounded by it; see
+	// MaxStreamRequestSize.
 	MaxRequestSize int64
 	// MaxStreamRequestSize refuses bigger CallStream requests before
 	// sending or reading anything. 0 (or a negative value) means no limit:
@@ -89,26 +76,26 @@ type Config struct {
 	// master, which enforces its own limit per method, refuses what it
 	// will not take as soon as it reads the request header.
 	MaxStreamRequestSize int64
-	// MaxResponseSize bounds responses read into memory (Call, CallAppend,
-	// CallForBuffer); CallStream is not bounded by it.
-	// 0 means DefaultMaxResponseSize.
+	// MaxResponseSize bounds responses read into memory (Call and
+	// CallAppend); CallStream is not bounded by it.
+	// 0 means frame.DefaultMaxPayload.
 	MaxResponseSize int64
 	// Conn sets the per-connection buffer sizes.
 	Conn conn.Config
 	// Middleware wraps every call, in order: the first is outermost. A
 	// slave without middleware pays nothing for it.
-	Middleware []CallMiddleware
+	Middleware []Middleware
 }
 
 // Slave calls methods on one master over a pool of persistent
 // connections. Its methods are safe for concurrent use.
 type Slave struct {
 	cfg    Config
-	pool   conn.Pool
+	pool   poolimpl.Pool
 	gate   dialGate
 	closed atomic.Bool
-	invoke Invoker       // the middleware chain; nil without middleware
-	loaded module.Loaded // modules loaded by FromJSON
+	invoke Invoker        // the middleware chain; nil without middleware
+	loader *module.Loader // modules loaded by FromJSON; nil otherwise
 	// Connections whose caller's deadline passed after the request went
 	// out, waiting for the late answer (see drain); Close ends them.
 	drainMu  sync.Mutex
@@ -129,19 +116,19 @@ func New(cfg Config) (*Slave, error) {
 		cfg.Network = "tcp"
 	}
 	if cfg.DialTimeout <= 0 {
-		cfg.DialTimeout = DefaultDialTimeout
+		cfg.DialTimeout = conn.DefaultConnectTimeout
 	}
 	if cfg.HandshakeTimeout <= 0 {
-		cfg.HandshakeTimeout = DefaultHandshakeTimeout
+		cfg.HandshakeTimeout = conn.DefaultHandshakeTimeout
 	}
 	if cfg.Dialer == nil {
-		cfg.Dialer = &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: DefaultKeepAlive}
+		cfg.Dialer = &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: conn.DefaultKeepAlive}
 	}
 	if cfg.PoolSize < 0 {
 		return nil, fmt.Errorf("fastrpc: slave Config.PoolSize %d is negative", cfg.PoolSize)
 	}
 	if cfg.PoolSize == 0 {
-		cfg.PoolSize = DefaultPoolSize
+		cfg.PoolSize = poolimpl.DefaultSize
 	}
 	limit := func(v, d int64) int64 {
 		switch {
@@ -152,17 +139,17 @@ func New(cfg Config) (*Slave, error) {
 		}
 		return v
 	}
-	cfg.MaxRequestSize = limit(cfg.MaxRequestSize, DefaultMaxRequestSize)
-	cfg.MaxResponseSize = limit(cfg.MaxResponseSize, DefaultMaxResponseSize)
+	cfg.MaxRequestSize = limit(cfg.MaxRequestSize, frame.DefaultMaxPayload)
+	cfg.MaxResponseSize = limit(cfg.MaxResponseSize, frame.DefaultMaxPayload)
 	if cfg.Pool == nil {
-		cfg.Pool = poolimpl.MutexFactory(poolimpl.Options{})
+		cfg.Pool = poolimpl.Mutex(poolimpl.Options{})
 	}
 	s := &Slave{cfg: cfg}
 	s.gate.init(cfg.Address, cfg.FailFast, cfg.PoolSize, s.connect)
 	pool, err := cfg.Pool(s.dial, cfg.PoolSize)
 	if err != nil {
 		s.gate.close()
-		return nil, fmt.Errorf("fastrpc: building the connection pool: %w", err)
+		return nil, errtext.Errorf("building the connection pool: %w", err)
 	}
 	s.pool = pool
 	s.gate.watchQueue(func() int { return pool.Stats().Waiting })
@@ -186,7 +173,7 @@ func Dial(ctx context.Context, cfg Config) (*Slave, error) {
 // Warm opens connections until the pool holds PoolSize of them, so the
 // first calls pay no connection set-up. It fails if any dial fails.
 func (s *Slave) Warm(ctx context.Context) error {
-	held := make([]*conn.Conn, 0, s.cfg.PoolSize)
+	held := make([]poolimpl.Conn, 0, s.cfg.PoolSize)
 	defer func() {
 		for _, c := range held {
 			s.pool.Release(c)
@@ -216,17 +203,11 @@ func (s *Slave) Close() error {
 	}
 	s.drainMu.Unlock()
 	s.drains.Wait()
-	return errors.Join(err, s.loaded.Cleanup())
+	return errors.Join(err, s.loader.Cleanup())
 }
 
 // PoolStats reports the connection pool's state.
-func (s *Slave) PoolStats() conn.PoolStats { return s.pool.Stats() }
-
-// CallForBuffer calls method with buf as the request and returns the
-// response. It has no deadline; see Call.
-func (s *Slave) CallForBuffer(method string, buf []byte) ([]byte, error) {
-	return s.CallAppend(context.Background(), method, buf, nil)
-}
+func (s *Slave) PoolStats() poolimpl.Stats { return s.pool.Stats() }
 
 // Call calls method with req as the request and returns the response in a
 // new slice. A deadline on ctx bounds the whole call, travels to the
@@ -305,11 +286,6 @@ func (s *Slave) Capabilities(ctx context.Context) ([]frame.Capability, error) {
 		return nil, errtext.Errorf("call %q: %w: %w", frame.CapabilitiesName, ErrProtocol, err)
 	}
 	return caps, nil
-}
-
-// GetMasterCapabilities is Capabilities without a deadline.
-func (s *Slave) GetMasterCapabilities() ([]frame.Capability, error) {
-	return s.Capabilities(context.Background())
 }
 
 // call is one round trip: the request is req, or reqLen bytes from body;
@@ -460,7 +436,7 @@ func (s *Slave) connFor(ctx context.Context, deadline time.Time, hasDeadline boo
 // c back to the pool or drops it.
 func (s *Slave) attempt(ctx context.Context, cl *call, c *conn.Conn, deadline time.Time, timeout time.Duration) error {
 	cl.broken, cl.progress, cl.answered = false, notSent, false // a previous attempt's, if any
-	_ = c.SetCallDeadline(deadline)                             // zero clears a previous call's
+	_ = connHooks.SetCallDeadline(c, deadline)                  // zero clears a previous call's
 	var stop func() bool
 	var fired chan struct{}
 	if ctx.Done() != nil {
@@ -477,7 +453,7 @@ func (s *Slave) attempt(ctx context.Context, cl *call, c *conn.Conn, deadline ti
 	// completed, or is drained, keeps its connection.
 	if stop != nil && !stop() {
 		<-fired
-		_ = c.SetCallDeadline(time.Time{}) // the cache, which may already say zero
+		_ = connHooks.SetCallDeadline(c, time.Time{}) // the cache, which may already say zero
 		_ = c.SetDeadline(time.Time{})
 	}
 	reusable := !cl.broken
@@ -566,7 +542,7 @@ func (s *Slave) drainAnswer(c *conn.Conn) bool {
 		s.drainMu.Unlock()
 		return false
 	}
-	err := c.SetCallDeadline(time.Now().Add(drainTimeout))
+	err := connHooks.SetCallDeadline(c, time.Now().Add(drainTimeout))
 	s.drainMu.Unlock()
 	if err != nil {
 		return false
@@ -575,21 +551,30 @@ func (s *Slave) drainAnswer(c *conn.Conn) bool {
 	if err != nil || h.Length > drainLimit || h.Status == frame.StatusShuttingDown || h.Status == frame.StatusRequestTooLarge {
 		return false
 	}
-	if c.Discard(h.Length) != nil {
+	if connHooks.Discard(c, h.Length) != nil {
 		return false
 	}
-	return c.SetCallDeadline(time.Time{}) == nil
+	return connHooks.SetCallDeadline(c, time.Time{}) == nil
 }
 
 // acquire takes a connection from the pool. The pool drops idle
 // connections that went stale (master restarted, idle timeout, shutdown
-// notice) before handing them out; see conn.Pool.
+// notice) before handing them out; see poolimpl.Pool. What it hands out
+// is what s.dial returned: a *conn.Conn.
 func (s *Slave) acquire(ctx context.Context) (*conn.Conn, error) {
-	c, err := s.pool.Acquire(ctx)
-	if err != nil && errors.Is(err, conn.ErrPoolClosed) {
-		err = ErrClosed
+	pc, err := s.pool.Acquire(ctx)
+	if err != nil {
+		if errors.Is(err, poolimpl.ErrClosed) {
+			err = ErrClosed
+		}
+		return nil, err
 	}
-	return c, err
+	c, ok := pc.(*conn.Conn)
+	if !ok {
+		s.pool.Destroy(pc)
+		return nil, fmt.Errorf("fastrpc: the connection pool handed out a %T, not a connection the slave dialled; nothing was sent: the pool is broken", pc)
+	}
+	return c, nil
 }
 
 // exchange sends the request and reads the response on c. A *RemoteError

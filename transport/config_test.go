@@ -27,51 +27,53 @@ func TestConfigErrors(t *testing.T) {
 		cfg  obj
 		want []string
 	}{
-		{"dialer", obj{"module": "tcp", "timeout": "soon"}, []string{`"soon"`, "dialer.tcp"}},
-		{"dialer", obj{"module": "tcp", "timeout": "-1s"}, []string{"timeout: must not be negative"}},
-		{"dialer", obj{"module": "tcp", "local_address": "my-laptop"}, []string{`local_address "my-laptop"`, "IP address"}},
-		{"dialer", obj{"module": "tcp", "keepalive": "1s"}, []string{`unknown field "keepalive"`}},
-		{"dialer", obj{"module": "unix", "timeout": "-1s"}, []string{"timeout: must not be negative"}},
-		{"dialer", obj{"module": "unix", "path": "/x"}, []string{`unknown field "path"`}},
-		{"dialer", obj{"module": "tls", "cert_file": p.clientCert}, []string{"cert_file and key_file go together"}},
-		{"dialer", obj{"module": "tls", "key_file": p.clientKey}, []string{"cert_file and key_file go together"}},
-		{"dialer", obj{"module": "tls", "min_version": "1.1"}, []string{`min_version "1.1": use "1.2" or "1.3"`}},
-		{"dialer", obj{"module": "tls", "insecure_skip_verify": true}, []string{`unknown field "insecure_skip_verify"`}},
-		{"dialer", obj{"module": "tls", "TLSConfig": obj{}}, []string{`unknown field "TLSConfig"`}},
-		{"dialer", obj{"module": "tls", "ca_file": "/nonexistent/ca.pem"}, []string{"ca_file", "/nonexistent/ca.pem", "no such file"}},
-		{"dialer", obj{"module": "tls", "ca_file": garbage}, []string{"ca_file", "no PEM certificate"}},
-		{"dialer", obj{"module": "tls", "cert_file": p.clientCert, "key_file": p.serverKey}, []string{"cert_file", "key_file", "private key does not match"}},
-		{"dialer", obj{"module": "quic"}, []string{`"dialer.quic"`, "known: dialer.tcp, dialer.tls, dialer.unix"}},
+		{module.NamespaceDialer, obj{"module": "tcp", "timeout": "soon"}, []string{`"soon"`, "dialer.tcp"}},
+		{module.NamespaceDialer, obj{"module": "tcp", "timeout": "-1s"}, []string{"timeout: must not be negative"}},
+		{module.NamespaceDialer, obj{"module": "tcp", "local_address": "my-laptop"}, []string{`local_address "my-laptop"`, "IP address"}},
+		{module.NamespaceDialer, obj{"module": "tcp", "keepalive": "1s"}, []string{`unknown field "keepalive"`}},
+		{module.NamespaceDialer, obj{"module": "unix", "timeout": "-1s"}, []string{"timeout: must not be negative"}},
+		{module.NamespaceDialer, obj{"module": "unix", "path": "/x"}, []string{`unknown field "path"`}},
+		{module.NamespaceDialer, obj{"module": "tls", "cert_file": p.clientCert}, []string{"cert_file and key_file go together"}},
+		{module.NamespaceDialer, obj{"module": "tls", "key_file": p.clientKey}, []string{"cert_file and key_file go together"}},
+		{module.NamespaceDialer, obj{"module": "tls", "min_version": "1.1"}, []string{`min_version "1.1": use "1.2" or "1.3"`}},
+		{module.NamespaceDialer, obj{"module": "tls", "insecure_skip_verify": true}, []string{`unknown field "insecure_skip_verify"`}},
+		{module.NamespaceDialer, obj{"module": "tls", "TLSConfig": obj{}}, []string{`unknown field "TLSConfig"`}},
+		{module.NamespaceDialer, obj{"module": "tls", "ca_file": "/nonexistent/ca.pem"}, []string{"ca_file", "/nonexistent/ca.pem", "no such file"}},
+		{module.NamespaceDialer, obj{"module": "tls", "ca_file": garbage}, []string{"ca_file", "no PEM certificate"}},
+		{module.NamespaceDialer, obj{"module": "tls", "cert_file": p.clientCert, "key_file": p.serverKey}, []string{"cert_file", "key_file", "private key does not match"}},
+		{module.NamespaceDialer, obj{"module": "quic"}, []string{`fastrpc: module "dialer.quic" not registered; known in namespace "dialer": dialer.tcp, dialer.tls, dialer.unix`}},
 
-		{"listener", obj{"module": "tcp"}, []string{"address is required"}},
-		{"listener", obj{"module": "tcp", "address": "10000"}, []string{`address "10000": want host:port`}},
-		{"listener", obj{"module": "unix"}, []string{"path is required"}},
-		{"listener", obj{"module": "unix", "path": "/tmp/x.sock", "mode": "0999"}, []string{`mode "0999"`, "octal"}},
-		{"listener", obj{"module": "unix", "path": "/tmp/x.sock", "mode": "01777"}, []string{`mode "01777"`}},
-		{"listener", obj{"module": "unix", "path": "/tmp/x.sock", "mode": 384}, []string{"mode 384", `octal string such as "0600"`}},
-		{"listener", obj{"module": "tls", "address": "127.0.0.1:0"}, []string{"cert_file and key_file are required"}},
-		{"listener", obj{"module": "tls", "address": "127.0.0.1:0", "cert_file": p.serverCert}, []string{"cert_file and key_file go together"}},
-		{"listener", obj{"module": "tls", "cert_file": p.serverCert, "key_file": p.serverKey}, []string{"address is required"}},
-		{"listener", obj{"module": "tls", "address": "127.0.0.1:0", "cert_file": p.serverCert, "key_file": p.serverKey,
+		{module.NamespaceListener, obj{"module": "tcp"}, []string{"address is required"}},
+		{module.NamespaceListener, obj{"module": "tcp", "address": "10000"}, []string{`address "10000": want host:port`}},
+		{module.NamespaceListener, obj{"module": "unix"}, []string{"path is required"}},
+		{module.NamespaceListener, obj{"module": "unix", "path": "/tmp/x.sock", "mode": "0999"}, []string{`mode "0999"`, "octal"}},
+		{module.NamespaceListener, obj{"module": "unix", "path": "/tmp/x.sock", "mode": "01777"}, []string{`mode "01777"`}},
+		{module.NamespaceListener, obj{"module": "unix", "path": "/tmp/x.sock", "mode": 384}, []string{"mode 384", `octal string such as "0600"`}},
+		{module.NamespaceListener, obj{"module": "tls", "address": "127.0.0.1:0"}, []string{"cert_file and key_file are required"}},
+		{module.NamespaceListener, obj{"module": "tls", "address": "127.0.0.1:0", "cert_file": p.serverCert}, []string{"cert_file and key_file go together"}},
+		{module.NamespaceListener, obj{"module": "tls", "cert_file": p.serverCert, "key_file": p.serverKey}, []string{"address is required"}},
+		{module.NamespaceListener, obj{"module": "tls", "address": "127.0.0.1:0", "cert_file": p.serverCert, "key_file": p.serverKey,
 			"client_auth": "always"}, []string{`client_auth "always": use "none", "request" or "require"`}},
-		{"listener", obj{"module": "tls", "address": "127.0.0.1:0", "cert_file": p.serverCert, "key_file": p.serverKey,
+		{module.NamespaceListener, obj{"module": "tls", "address": "127.0.0.1:0", "cert_file": p.serverCert, "key_file": p.serverKey,
 			"client_auth": "require"}, []string{`client_auth "require" needs client_ca_file`}},
-		{"listener", obj{"module": "tls", "address": "127.0.0.1:0", "cert_file": p.serverCert, "key_file": p.serverKey,
+		{module.NamespaceListener, obj{"module": "tls", "address": "127.0.0.1:0", "cert_file": p.serverCert, "key_file": p.serverKey,
 			"client_auth": "none", "client_ca_file": p.caFile}, []string{`client_ca_file is set but client_auth is "none"`}},
-		{"listener", obj{"module": "tls", "address": "127.0.0.1:0", "cert_file": p.serverCert, "key_file": p.serverKey,
+		{module.NamespaceListener, obj{"module": "tls", "address": "127.0.0.1:0", "cert_file": p.serverCert, "key_file": p.serverKey,
 			"min_version": "1.0"}, []string{`min_version "1.0"`}},
-		{"listener", obj{"module": "tls", "address": "127.0.0.1:0", "cert_file": "/nonexistent/s.pem", "key_file": p.serverKey},
+		{module.NamespaceListener, obj{"module": "tls", "address": "127.0.0.1:0", "cert_file": "/nonexistent/s.pem", "key_file": p.serverKey},
 			[]string{`cert_file "/nonexistent/s.pem"`, "no such file"}},
-		{"listener", obj{"module": "tls", "address": "127.0.0.1:0", "cert_file": p.serverCert, "key_file": p.serverKey,
+		{module.NamespaceListener, obj{"module": "tls", "address": "127.0.0.1:0", "cert_file": p.serverCert, "key_file": p.serverKey,
 			"client_ca_file": garbage}, []string{"client_ca_file", "no PEM certificate"}},
-		{"listener", obj{"module": "quic"}, []string{"known: listener.tcp, listener.tls, listener.unix"}},
+		{module.NamespaceListener, obj{"module": "quic"}, []string{`known in namespace "listener": listener.tcp, listener.tls, listener.unix`}},
 	}
+	l := loader(t)
 	for _, tc := range cases {
 		raw := tc.cfg.raw(t)
-		_, err := module.Load(context.Background(), tc.ns, raw)
+		_, err := module.LoadAs[any](l, tc.ns, raw)
 		if !assert.Error(t, err, "%s", raw) {
 			continue
 		}
+		assert.NotContains(t, err.Error()[len("fastrpc: "):], "fastrpc: ", "one prefix: %s", raw)
 		for _, w := range tc.want {
 			assert.ErrorContains(t, err, w, "%s", raw)
 		}
@@ -107,17 +109,17 @@ func TestCodeConfigErrors(t *testing.T) {
 // what it requires; modules round-trip through JSON.
 func TestModulesRegistered(t *testing.T) {
 	var ids []module.ID
-	for _, ns := range []string{"dialer", "listener"} {
+	for _, ns := range []string{module.NamespaceDialer, module.NamespaceListener} {
 		for _, i := range module.Namespace(ns) {
 			ids = append(ids, i.ID)
 		}
 	}
 	assert.Subset(t, ids, []module.ID{"dialer.tcp", "dialer.unix", "dialer.tls", "listener.tcp", "listener.unix", "listener.tls"})
 
+	ld := loader(t)
 	for _, name := range []string{"tcp", "unix", "tls"} {
-		m, err := module.New(context.Background(), "dialer", name)
+		_, err := module.LoadAs[conn.Dialer](ld, module.NamespaceDialer, obj{"module": name}.raw(t))
 		require.NoError(t, err, "dialer.%s needs no config", name)
-		assert.Implements(t, (*conn.Dialer)(nil), m)
 	}
 
 	l := &transport.UnixListener{Path: "/run/x.sock", Mode: 0o660, RemoveStale: true}

@@ -10,11 +10,15 @@
 //	listener.unix  UnixListener
 //	listener.tls   TLSListener
 //
-// A dialer implements conn.Dialer; a listener implements Listener, which
-// opens the net.Listener that master.Serve takes. From JSON:
+// A dialer implements conn.Dialer; a listener implements conn.Listener, which
+// opens the net.Listener that master.Serve takes. From JSON, through a
+// module.Loader that cleans them up (a unix listener's Cleanup removes its
+// socket file), or in a master's or a slave's FromJSON config:
 //
-//	d, err := module.LoadAs[conn.Dialer](ctx, "dialer", []byte(`{"module": "unix"}`))
-//	l, err := module.LoadAs[transport.Listener](ctx, "listener", []byte(`{"module": "unix", "path": "/run/app.sock"}`))
+//	loader := module.NewLoader(ctx)
+//	defer loader.Cleanup()
+//	d, err := module.LoadAs[conn.Dialer](loader, module.NamespaceDialer, []byte(`{"module": "unix"}`))
+//	l, err := module.LoadAs[conn.Listener](loader, module.NamespaceListener, []byte(`{"module": "unix", "path": "/run/app.sock"}`))
 //
 // Loading reads certificate files once and checks the config; errors name
 // the offending field. From code, fill the struct and use it as is.

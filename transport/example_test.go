@@ -27,26 +27,30 @@ func Example_unixFromJSON() {
 	path := filepath.Join(dir, "rpc.sock")
 	ctx := context.Background()
 
+	// One Loader for this program's modules; its Cleanup releases them
+	// (here, removes the socket file).
+	loader := module.NewLoader(ctx)
+	defer loader.Cleanup()
+
 	// The master's side: a listener module.
-	l, err := module.LoadAs[transport.Listener](ctx, "listener",
+	l, err := module.LoadAs[conn.Listener](loader, module.NamespaceListener,
 		[]byte(fmt.Sprintf(`{"module": "unix", "path": %q, "mode": "0600", "remove_stale": true}`, path)))
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer module.Cleanup(l) // removes the socket file
 	ln, err := l.Listen(ctx)
 	if err != nil {
 		log.Fatal(err)
 	}
 	m := master.New(master.Config{})
-	_ = m.Register("hello", master.Info{}, func(op *master.IOOperator) error {
+	_ = m.Register("hello", master.MethodInfo{}, func(op *master.IOOperator) error {
 		return op.WriteIOFromBuffer([]byte("hello over " + op.NetConn().LocalAddr().Network()))
 	})
 	go m.Serve(ctx, ln)
 	defer m.Close()
 
 	// The slave's side: a dialer module; the address is the socket's path.
-	d, err := module.LoadAs[conn.Dialer](ctx, "dialer", []byte(`{"module": "unix", "timeout": "1s"}`))
+	d, err := module.LoadAs[conn.Dialer](loader, module.NamespaceDialer, []byte(`{"module": "unix", "timeout": "1s"}`))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -99,7 +103,9 @@ func ExampleTLSDialer_tlsConfig() {
 // the caller's verified identity to decide what it may do.
 func ExampleTLSListener() {
 	ctx := context.Background()
-	l, err := module.LoadAs[transport.Listener](ctx, "listener", []byte(`{
+	loader := module.NewLoader(ctx)
+	defer loader.Cleanup()
+	l, err := module.LoadAs[conn.Listener](loader, module.NamespaceListener, []byte(`{
 		"module": "tls",
 		"address": "0.0.0.0:10443",
 		"cert_file": "/etc/fastrpc/server.pem",
@@ -110,8 +116,8 @@ func ExampleTLSListener() {
 	if err != nil {
 		log.Fatal(err) // names the field at fault, or the file that could not be read
 	}
-	m := master.New(master.Config{Listeners: []master.Listener{l}})
-	_ = m.Register("balance", master.Info{}, func(op *master.IOOperator) error {
+	m := master.New(master.Config{Listeners: []conn.Listener{l}})
+	_ = m.Register("balance", master.MethodInfo{}, func(op *master.IOOperator) error {
 		id, ok := transport.PeerIdentity(op.NetConn())
 		if !ok || id.CommonName != "billing" {
 			return op.WriteError("only billing may ask")

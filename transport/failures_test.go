@@ -21,10 +21,10 @@ import (
 // and one connecting after it both get their calls through.
 func TestTLSFailures(t *testing.T) {
 	p := newPKI(t)
-	serverAuth := func(t *testing.T) transport.Listener {
+	serverAuth := func(t *testing.T) conn.Listener {
 		return &transport.TLSListener{Address: "127.0.0.1:0", CertFile: p.serverCert, KeyFile: p.serverKey}
 	}
-	mutual := func(t *testing.T) transport.Listener {
+	mutual := func(t *testing.T) conn.Listener {
 		return &transport.TLSListener{Address: "127.0.0.1:0", CertFile: p.serverCert, KeyFile: p.serverKey,
 			ClientCAFile: p.caFile, ClientAuth: transport.ClientAuthRequire}
 	}
@@ -35,7 +35,7 @@ func TestTLSFailures(t *testing.T) {
 
 	cases := []struct {
 		name     string
-		listener func(*testing.T) transport.Listener
+		listener func(*testing.T) conn.Listener
 		good     conn.Dialer // a dialer the master serves
 		bad      conn.Dialer
 		check    func(t *testing.T, err error)
@@ -59,7 +59,7 @@ func TestTLSFailures(t *testing.T) {
 		},
 	}, {
 		name: "master's certificate expired",
-		listener: func(*testing.T) transport.Listener {
+		listener: func(*testing.T) conn.Listener {
 			return &transport.TLSListener{Address: "127.0.0.1:0", CertFile: p.expiredCert, KeyFile: p.expiredKey}
 		},
 		// Nobody who verifies gets through; one that does not verify
@@ -113,7 +113,7 @@ func TestTLSFailures(t *testing.T) {
 		},
 	}, {
 		name: "master requires TLS 1.3, slave offers 1.2",
-		listener: func(*testing.T) transport.Listener {
+		listener: func(*testing.T) conn.Listener {
 			return &transport.TLSListener{Address: "127.0.0.1:0", CertFile: p.serverCert, KeyFile: p.serverKey, MinVersion: "1.3"}
 		},
 		good: goodClient,
@@ -132,7 +132,7 @@ func TestTLSFailures(t *testing.T) {
 		},
 	}, {
 		name: "TLS slave, plain master",
-		listener: func(*testing.T) transport.Listener {
+		listener: func(*testing.T) conn.Listener {
 			return &transport.TCPListener{Address: "127.0.0.1:0"}
 		},
 		good: &transport.TCPDialer{},

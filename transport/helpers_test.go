@@ -45,13 +45,13 @@ func whoami(op *master.IOOperator) error {
 }
 
 // serve opens l and serves echo and whoami on it with a new master,
-// closed (and l cleaned up) when the test ends. It returns the master and
+// closed (and l cleaned up, if it has a Cleanup) when the test ends. It returns the master and
 // the address to dial: host:port, or the socket's path.
-func serve(t testing.TB, l transport.Listener, cfg master.Config) (*master.Master, string) {
+func serve(t testing.TB, l conn.Listener, cfg master.Config) (*master.Master, string) {
 	t.Helper()
 	m := master.New(cfg)
-	require.NoError(t, m.Register("echo", master.Info{}, echo))
-	require.NoError(t, m.Register("whoami", master.Info{}, whoami))
+	require.NoError(t, m.Register("echo", master.MethodInfo{}, echo))
+	require.NoError(t, m.Register("whoami", master.MethodInfo{}, whoami))
 	ln, err := l.Listen(context.Background())
 	require.NoError(t, err)
 	done := make(chan error, 1)
@@ -64,7 +64,9 @@ func serve(t testing.TB, l transport.Listener, cfg master.Config) (*master.Maste
 		case <-time.After(hangGuard):
 			t.Error("Serve did not return after Close")
 		}
-		require.NoError(t, module.Cleanup(l))
+		if c, ok := l.(module.CleanerUpper); ok {
+			require.NoError(t, c.Cleanup())
+		}
 	})
 	return m, ln.Addr().String()
 }
@@ -154,16 +156,23 @@ func (o obj) raw(t testing.TB) json.RawMessage {
 	return b
 }
 
+// loader returns a Loader whose modules are cleaned up when the test ends.
+func loader(t testing.TB) *module.Loader {
+	l := module.NewLoader(context.Background())
+	t.Cleanup(func() { require.NoError(t, l.Cleanup()) })
+	return l
+}
+
 func loadDialer(t testing.TB, o obj) conn.Dialer {
 	t.Helper()
-	d, err := module.LoadAs[conn.Dialer](context.Background(), "dialer", o.raw(t))
+	d, err := module.LoadAs[conn.Dialer](loader(t), module.NamespaceDialer, o.raw(t))
 	require.NoError(t, err)
 	return d
 }
 
-func loadListener(t testing.TB, o obj) transport.Listener {
+func loadListener(t testing.TB, o obj) conn.Listener {
 	t.Helper()
-	l, err := module.LoadAs[transport.Listener](context.Background(), "listener", o.raw(t))
+	l, err := module.LoadAs[conn.Listener](loader(t), module.NamespaceListener, o.raw(t))
 	require.NoError(t, err)
 	return l
 }

@@ -22,7 +22,7 @@ const eventually = 5 * time.Second
 
 // tlsVariants runs f for TLS 1.2 and 1.3, each with and without a client
 // certificate, with a master listener and a matching slave dialer.
-func tlsVariants(t *testing.T, f func(t *testing.T, l transport.Listener, d conn.Dialer)) {
+func tlsVariants(t *testing.T, f func(t *testing.T, l conn.Listener, d conn.Dialer)) {
 	p := newPKI(t)
 	client, err := tls.LoadX509KeyPair(p.clientCert, p.clientKey)
 	require.NoError(t, err)
@@ -44,11 +44,11 @@ func tlsVariants(t *testing.T, f func(t *testing.T, l transport.Listener, d conn
 // An idle TLS connection is not stale, TLS 1.3 session tickets and all;
 // once the master closes it, it is.
 func TestTLSStaleWhenMasterCloses(t *testing.T) {
-	tlsVariants(t, func(t *testing.T, l transport.Listener, d conn.Dialer) {
+	tlsVariants(t, func(t *testing.T, l conn.Listener, d conn.Dialer) {
 		m, addr := serve(t, l, master.Config{})
 		ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 		defer cancel()
-		c, err := conn.Dial(ctx, d, "tcp", addr, conn.Config{})
+		c, err := conn.Dial(ctx, d, "tcp", addr, conn.DialConfig{})
 		require.NoError(t, err)
 		defer c.Close()
 
@@ -63,11 +63,11 @@ func TestTLSStaleWhenMasterCloses(t *testing.T) {
 
 // A stopping master's notice on an idle connection makes it stale.
 func TestTLSStaleWhenMasterShutsDown(t *testing.T) {
-	tlsVariants(t, func(t *testing.T, l transport.Listener, d conn.Dialer) {
+	tlsVariants(t, func(t *testing.T, l conn.Listener, d conn.Dialer) {
 		m, addr := serve(t, l, master.Config{})
 		ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 		defer cancel()
-		c, err := conn.Dial(ctx, d, "tcp", addr, conn.Config{})
+		c, err := conn.Dial(ctx, d, "tcp", addr, conn.DialConfig{})
 		require.NoError(t, err)
 		defer c.Close()
 		assert.False(t, c.Stale())
@@ -80,7 +80,7 @@ func TestTLSStaleWhenMasterShutsDown(t *testing.T) {
 // A slave reuses its idle TLS connection: a few calls, a pause, and the
 // next call goes over the same connection, not a new dial.
 func TestTLSIdleConnectionReused(t *testing.T) {
-	tlsVariants(t, func(t *testing.T, l transport.Listener, d conn.Dialer) {
+	tlsVariants(t, func(t *testing.T, l conn.Listener, d conn.Dialer) {
 		_, addr := serve(t, l, master.Config{})
 		s := newSlave(t, d, addr)
 		for range 3 {
@@ -97,7 +97,7 @@ func TestTLSIdleConnectionReused(t *testing.T) {
 // When the master closes an idle TLS connection (its idle timeout), the
 // slave notices before using it, and the call goes over a new one.
 func TestTLSStaleConnectionReplaced(t *testing.T) {
-	tlsVariants(t, func(t *testing.T, l transport.Listener, d conn.Dialer) {
+	tlsVariants(t, func(t *testing.T, l conn.Listener, d conn.Dialer) {
 		_, addr := serve(t, l, master.Config{IdleTimeout: 50 * time.Millisecond})
 		s := newSlave(t, d, addr)
 		requireEcho(t, s)

@@ -16,7 +16,7 @@ type TCPDialer struct {
 	// Timeout bounds connecting. 0 leaves the bound to the caller's
 	// context (the slave's DialTimeout).
 	Timeout module.Duration `json:"timeout,omitempty"`
-	// KeepAlive is the TCP keep-alive period. 0 means DefaultKeepAlive; a
+	// KeepAlive is the TCP keep-alive period. 0 means conn.DefaultKeepAlive; a
 	// negative value turns keep-alive probes off.
 	KeepAlive module.Duration `json:"keep_alive,omitempty"`
 	// LocalAddress is the local IP to dial from, optionally with a port:
@@ -25,8 +25,8 @@ type TCPDialer struct {
 }
 
 // FastRpcModule implements module.Module.
-func (*TCPDialer) FastRpcModule() module.Info {
-	return module.Info{ID: "dialer.tcp", New: func() module.Module { return new(TCPDialer) }}
+func (*TCPDialer) FastRpcModule() module.ModuleInfo {
+	return module.ModuleInfo{ID: module.NamespaceDialer + ".tcp", New: func() module.Module { return new(TCPDialer) }}
 }
 
 // Validate implements module.Validator.
@@ -59,8 +59,8 @@ type TCPListener struct {
 }
 
 // FastRpcModule implements module.Module.
-func (*TCPListener) FastRpcModule() module.Info {
-	return module.Info{ID: "listener.tcp", New: func() module.Module { return new(TCPListener) }}
+func (*TCPListener) FastRpcModule() module.ModuleInfo {
+	return module.ModuleInfo{ID: module.NamespaceListener + ".tcp", New: func() module.Module { return new(TCPListener) }}
 }
 
 // Validate implements module.Validator.

@@ -23,13 +23,13 @@ import (
 // From code, set the same fields, or TLSConfig instead of the file fields.
 // Certificate verification cannot be turned off from JSON.
 //
-// The files are read once, by Provision (module.Load calls it) or else by
+// The files are read once, by Provision (module.LoadAs calls it) or else by
 // the first dial; replacing them on disk takes a new TLSDialer.
 type TLSDialer struct {
 	// Timeout bounds connecting and the TLS handshake. 0 leaves the bound
 	// to the caller's context (the slave's DialTimeout).
 	Timeout module.Duration `json:"timeout,omitempty"`
-	// KeepAlive is the TCP keep-alive period. 0 means DefaultKeepAlive; a
+	// KeepAlive is the TCP keep-alive period. 0 means conn.DefaultKeepAlive; a
 	// negative value turns keep-alive probes off.
 	KeepAlive module.Duration `json:"keep_alive,omitempty"`
 	// CAFile holds the PEM certificates of the CAs trusted to sign the
@@ -56,8 +56,8 @@ type TLSDialer struct {
 }
 
 // FastRpcModule implements module.Module.
-func (*TLSDialer) FastRpcModule() module.Info {
-	return module.Info{ID: "dialer.tls", New: func() module.Module { return new(TLSDialer) }}
+func (*TLSDialer) FastRpcModule() module.ModuleInfo {
+	return module.ModuleInfo{ID: module.NamespaceDialer + ".tls", New: func() module.Module { return new(TLSDialer) }}
 }
 
 func (d *TLSDialer) check() error {
@@ -193,14 +193,38 @@ type tlsAlertError struct {
 	clientCert bool
 }
 
-func (e *tlsAlertError) Error() string { return e.err.Error() }
+func (e *tlsAlertError) Error() string { return e.err.Error() + e.hint() }
 func (e *tlsAlertError) Unwrap() error { return e.err }
 
-// ClientCertificateConfigured reports whether the dialer had a client
-// certificate to offer (Certificates or GetClientCertificate); a Go client
-// offers one only if a CA the master names signed it. Package conn reads
-// it, through an interface, to explain the alert.
-func (e *tlsAlertError) ClientCertificateConfigured() bool { return e.clientCert }
+// hint explains an alert about this slave's certificate: in TLS 1.3 it
+// arrives only when the slave reads the master's preface, after the
+// handshake.
+//
+// A Go master says "certificate required" when the slave sent no
+// certificate, and a Go slave sends none either when it has none or when
+// the only ones it has are not signed by a CA the master names (the CAs
+// it trusts); clientCert tells the two apart. A certificate that is sent
+// and fails verification gets another alert.
+func (e *tlsAlertError) hint() string {
+	var oe *net.OpError
+	if !errors.As(e.err, &oe) {
+		return ""
+	}
+	switch oe.Err.Error() {
+	case "tls: certificate required":
+		if e.clientCert {
+			return "; the master requires a client certificate, and this slave's is not signed by a CA the master trusts, so it sent none"
+		}
+		return "; the master requires a client certificate: set cert_file and key_file"
+	case "tls: unknown certificate authority":
+		return "; the master does not trust the CA that signed this slave's client certificate"
+	case "tls: bad certificate":
+		return "; the master rejected this slave's client certificate (not trusted, or not valid for client authentication)"
+	case "tls: expired certificate":
+		return "; this slave's client certificate has expired"
+	}
+	return ""
+}
 
 // explain adds what to do to handshake errors whose cause is clear.
 func (d *TLSDialer) explain(err error, address string) error {
@@ -277,8 +301,8 @@ type TLSListener struct {
 }
 
 // FastRpcModule implements module.Module.
-func (*TLSListener) FastRpcModule() module.Info {
-	return module.Info{ID: "listener.tls", New: func() module.Module { return new(TLSListener) }}
+func (*TLSListener) FastRpcModule() module.ModuleInfo {
+	return module.ModuleInfo{ID: module.NamespaceListener + ".tls", New: func() module.Module { return new(TLSListener) }}
 }
 
 func (l *TLSListener) check() error {

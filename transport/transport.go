@@ -1,28 +1,14 @@
 package transport
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
-	"time"
 
 	"github.com/AmanTrance/FastRpc/conn"
 	"github.com/AmanTrance/FastRpc/module"
 )
-
-// Listener opens the net.Listener a master serves (master.Serve takes it).
-// The "listener.*" modules implement it; master.Listener is the same
-// interface, so a Listener from this package goes straight into
-// master.Config.Listeners.
-type Listener interface {
-	Listen(ctx context.Context) (net.Listener, error)
-}
-
-// DefaultKeepAlive is the TCP keep-alive period of the TCP and TLS dialers
-// when they leave KeepAlive zero; it matches the slave's default dialer.
-const DefaultKeepAlive = 30 * time.Second
 
 func init() {
 	module.Register(new(TCPDialer))
@@ -35,12 +21,12 @@ func init() {
 
 // Interfaces each module implements, checked at compile time.
 var (
-	_ conn.Dialer = (*TCPDialer)(nil)
-	_ conn.Dialer = (*UnixDialer)(nil)
-	_ conn.Dialer = (*TLSDialer)(nil)
-	_ Listener    = (*TCPListener)(nil)
-	_ Listener    = (*UnixListener)(nil)
-	_ Listener    = (*TLSListener)(nil)
+	_ conn.Dialer   = (*TCPDialer)(nil)
+	_ conn.Dialer   = (*UnixDialer)(nil)
+	_ conn.Dialer   = (*TLSDialer)(nil)
+	_ conn.Listener = (*TCPListener)(nil)
+	_ conn.Listener = (*UnixListener)(nil)
+	_ conn.Listener = (*TLSListener)(nil)
 
 	_ module.Validator    = (*TCPDialer)(nil)
 	_ module.Validator    = (*UnixDialer)(nil)
@@ -60,7 +46,7 @@ func netDialer(timeout, keepAlive module.Duration, local string) (*net.Dialer, e
 	}
 	nd := &net.Dialer{Timeout: timeout.D(), KeepAlive: keepAlive.D()}
 	if keepAlive == 0 {
-		nd.KeepAlive = DefaultKeepAlive
+		nd.KeepAlive = conn.DefaultKeepAlive
 	}
 	if local != "" {
 		a, err := localAddr(local)

@@ -18,7 +18,7 @@ import (
 func TestSlaveOverEachTransport(t *testing.T) {
 	p := newPKI(t)
 	type setup struct {
-		listener transport.Listener
+		listener conn.Listener
 		dialer   conn.Dialer
 		// whoami is what the master's whoami method answers, "" for its
 		// error (no verified client certificate).

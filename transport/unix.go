@@ -30,8 +30,8 @@ type UnixDialer struct {
 }
 
 // FastRpcModule implements module.Module.
-func (*UnixDialer) FastRpcModule() module.Info {
-	return module.Info{ID: "dialer.unix", New: func() module.Module { return new(UnixDialer) }}
+func (*UnixDialer) FastRpcModule() module.ModuleInfo {
+	return module.ModuleInfo{ID: module.NamespaceDialer + ".unix", New: func() module.Module { return new(UnixDialer) }}
 }
 
 // Validate implements module.Validator.
@@ -94,8 +94,8 @@ func (m FileMode) MarshalJSON() ([]byte, error) {
 }
 
 // FastRpcModule implements module.Module.
-func (*UnixListener) FastRpcModule() module.Info {
-	return module.Info{ID: "listener.unix", New: func() module.Module { return new(UnixListener) }}
+func (*UnixListener) FastRpcModule() module.ModuleInfo {
+	return module.ModuleInfo{ID: module.NamespaceListener + ".unix", New: func() module.Module { return new(UnixListener) }}
 }
 
 // Validate implements module.Validator.

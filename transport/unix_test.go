@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/AmanTrance/FastRpc/conn"
 	"github.com/AmanTrance/FastRpc/master"
 	"github.com/AmanTrance/FastRpc/module"
 	"github.com/AmanTrance/FastRpc/transport"
@@ -74,28 +75,31 @@ func TestUnixRemoveStaleLeavesOtherFiles(t *testing.T) {
 }
 
 // The socket file goes away when the master stops serving it, and with
-// Cleanup when it was never served.
+// the Cleanup its loader runs when it was never served.
 func TestUnixSocketFileRemoved(t *testing.T) {
 	ctx := context.Background()
 	path := sockPath(t)
-	l, err := module.LoadAs[transport.Listener](ctx, "listener", obj{"module": "unix", "path": path}.raw(t))
+	loader := module.NewLoader(ctx)
+	l, err := module.LoadAs[conn.Listener](loader, module.NamespaceListener, obj{"module": "unix", "path": path}.raw(t))
 	require.NoError(t, err)
 	ln, err := l.Listen(ctx)
 	require.NoError(t, err)
 	m := master.New(master.Config{})
 	done := make(chan error, 1)
 	go func() { done <- m.Serve(ctx, ln) }()
-	m.Addr() // serving
+	s := newSlave(t, &transport.UnixDialer{}, path)
+	require.NoError(t, s.Warm(callCtx(t)), "the master is serving")
+	require.NoError(t, s.Close())
 	require.NoError(t, m.Close())
 	require.NoError(t, <-done)
 	assert.NoFileExists(t, path)
-	require.NoError(t, module.Cleanup(l), "nothing left to clean")
+	require.NoError(t, l.(module.CleanerUpper).Cleanup(), "nothing left to clean")
 
 	_, err = l.Listen(ctx)
 	require.NoError(t, err)
 	assert.FileExists(t, path)
-	require.NoError(t, module.Cleanup(l))
-	assert.NoFileExists(t, path)
+	require.NoError(t, loader.Cleanup())
+	assert.NoFileExists(t, path, "the loader ran the listener's Cleanup")
 }
 
 func TestUnixDialerErrors(t *testing.T) {

@@ -20,13 +20,13 @@ func TestAllocations(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates")
 	}
-	m := newMaster(t, func(m *master.Master) {
+	addr := newMaster(t, func(m *master.Master) {
 		for _, c := range []codec.Codec{codec.Msgpack, codec.CBOR} {
 			require.NoError(t, typed.Register(m, c.Name(), c, echo[Small]))
 		}
-		require.NoError(t, m.Register("raw", master.Info{}, rawEcho))
+		require.NoError(t, m.Register("raw", master.MethodInfo{}, rawEcho))
 	})
-	s := dial(t, m.Addr())
+	s := dial(t, addr)
 	ctx := context.Background()
 	req := smallValue()
 	for _, c := range []codec.Codec{codec.Msgpack, codec.CBOR} {

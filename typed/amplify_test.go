@@ -78,13 +78,13 @@ func TestAmplifiedRequestIsRefused(t *testing.T) {
 	if testing.Short() {
 		t.Skip("sends several 2 MiB payloads")
 	}
-	m := newMaster(t, func(m *master.Master) {
+	addr := newMaster(t, func(m *master.Master) {
 		for _, c := range []codec.Codec{codec.Msgpack, codec.CBOR} {
 			require.NoError(t, typed.Register(m, "wide."+c.Name(), c, func(_ context.Context, v []Wide) (int, error) { return len(v), nil }))
 			require.NoError(t, typed.Register(m, "small."+c.Name(), c, echo[Small]))
 		}
 	})
-	attacker, honest := dial(t, m.Addr()), dial(t, m.Addr())
+	attacker, honest := dial(t, addr), dial(t, addr)
 	ctx := callCtx(t)
 	for _, c := range []codec.Codec{codec.Msgpack, codec.CBOR} {
 		t.Run(c.Name(), func(t *testing.T) {
@@ -134,7 +134,8 @@ func TestAmplifiedRequestIsRefused(t *testing.T) {
 				require.Equal(t, typed.CodeBadRequest, re.Code, "%v", err)
 				require.Contains(t, re.Message, "would allocate about")
 				require.Contains(t, re.Message, "refused")
-				require.Equal(t, 1, strings.Count(re.Message, "fastrpc: "), "%q", re.Message)
+				require.Zero(t, strings.Count(re.Message, "fastrpc: "), "the master sends its message without the prefix: %q", re.Message)
+				require.Equal(t, 1, strings.Count(err.Error(), "fastrpc: "), "%q", err)
 			}
 			bound := attacks * (codec.AllocBound(len(payload)) + transportAllowance(len(payload)))
 			require.LessOrEqual(t, n, bound, "the master allocated %d bytes for %d attacks of %d bytes", n, attacks, len(payload))
@@ -154,11 +155,11 @@ func TestAmplifiedResponseIsRefused(t *testing.T) {
 		t.Skip("sends 2 MiB payloads")
 	}
 	payloads := map[string][]byte{}
-	m := newMaster(t, func(m *master.Master) {
+	addr := newMaster(t, func(m *master.Master) {
 		for _, c := range []codec.Codec{codec.Msgpack, codec.CBOR} {
 			payload := amplifying(c, attackSize)
 			payloads[c.Name()] = payload
-			info := master.Info{IncomingEncoding: c.Name(), ReturningEncoding: c.Name()}
+			info := master.MethodInfo{IncomingEncoding: c.Name(), ReturningEncoding: c.Name()}
 			require.NoError(t, m.Register("hostile."+c.Name(), info, func(op *master.IOOperator) error {
 				if _, err := io.Copy(io.Discard, op); err != nil {
 					return err
@@ -167,7 +168,7 @@ func TestAmplifiedResponseIsRefused(t *testing.T) {
 			}))
 		}
 	})
-	s := dial(t, m.Addr())
+	s := dial(t, addr)
 	ctx := callCtx(t)
 	for _, c := range []codec.Codec{codec.Msgpack, codec.CBOR} {
 		t.Run(c.Name(), func(t *testing.T) {

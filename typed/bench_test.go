@@ -63,11 +63,10 @@ func BenchmarkRoundTrip(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	if err := m.Register("raw", master.Info{}, rawEcho); err != nil {
+	if err := m.Register("raw", master.MethodInfo{}, rawEcho); err != nil {
 		b.Fatal(err)
 	}
-	serve(b, m)
-	s := dial(b, m.Addr())
+	s := dial(b, serve(b, m))
 	ctx := context.Background()
 
 	run := func(b *testing.B, size string, req any) {

@@ -25,7 +25,7 @@
 // A handler's error reaches the caller as the raw path's
 // *slave.RemoteError (errors.Is(err, slave.ErrApplication) holds), wrapped
 // in a *Error carrying its code and message; a handler returns a code with
-// Errorf or any error implementing master.ErrorCoder. A request the master
+// Errorf, master.WithCode, or any error with a Code() uint32 method. A request the master
 // cannot decode is answered with CodeBadRequest; a response the slave
 // cannot decode is a *DecodeError; both name the method, the codec and the
 // Go type. An unknown method (slave.ErrUnknownMethod), an advertised

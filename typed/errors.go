@@ -6,6 +6,7 @@ import (
 
 	"github.com/AmanTrance/FastRpc/frame"
 	"github.com/AmanTrance/FastRpc/internal/errtext"
+	"github.com/AmanTrance/FastRpc/master"
 	"github.com/AmanTrance/FastRpc/slave"
 )
 
@@ -38,10 +39,6 @@ var (
 
 // Error is an application error with a code.
 //
-// On the master, a handler returns one (usually from Errorf) and the code
-// travels in the response header, as with any error implementing
-// master.ErrorCoder; the message is Error().
-//
 // On the slave, Call returns a *Error for every application error the
 // master sent (its handler's error, or the typed layer's own CodeBadRequest
 // and CodeBadResponse), whatever the handler returned: errors.As with a
@@ -50,8 +47,8 @@ var (
 // errors.Is with slave.ErrApplication work as they do for raw calls.
 type Error struct {
 	// AppCode is the application error code, 0 when none. (A field
-	// cannot be called Code: the method Code is what master.ErrorCoder
-	// asks for.)
+	// cannot be called Code: the method Code is how the master finds the
+	// code of an error a handler returns; see master.WithCode.)
 	AppCode uint32
 	// Message is the error's text; on the slave, the master's message.
 	Message string
@@ -62,18 +59,13 @@ type Error struct {
 	err error // what Unwrap returns: the wrapped cause, or the call's error
 }
 
-// Errorf returns a *Error with code and a message formatted as fmt.Errorf
-// does; errors wrapped with %w stay reachable through Unwrap on the master
-// side.
+// Errorf returns an error for a typed handler to return: a message
+// formatted as fmt.Errorf does, sent to the caller with code. It is
+// master.WithCode(fmt.Errorf(format, args...), code); errors wrapped with
+// %w stay reachable on the master. The caller's Call returns it as a
+// *Error.
 func Errorf(code uint32, format string, args ...any) error {
-	err := fmt.Errorf(format, args...)
-	e := &Error{AppCode: code, Message: err.Error()}
-	if u, ok := err.(interface{ Unwrap() error }); ok {
-		e.err = u.Unwrap()
-	} else if _, ok := err.(interface{ Unwrap() []error }); ok {
-		e.err = err
-	}
-	return e
+	return master.WithCode(fmt.Errorf(format, args...), code)
 }
 
 // Error returns the message; on the slave, the raw call's full error text
@@ -85,7 +77,8 @@ func (e *Error) Error() string {
 	return e.Message
 }
 
-// Code returns AppCode; it makes *Error a master.ErrorCoder.
+// Code returns AppCode. A handler returning a *Error sends that code, as
+// with master.WithCode.
 func (e *Error) Code() uint32 { return e.AppCode }
 
 // Unwrap returns, on the slave, the call's error (which holds the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 
 	"github.com/AmanTrance/FastRpc/codec"
 	"github.com/AmanTrance/FastRpc/master"
@@ -21,8 +22,12 @@ type Segment struct {
 
 // startExample serves m on loopback and returns a slave for it.
 func startExample(ctx context.Context, m *master.Master) *slave.Slave {
-	go func() { _ = m.ListenAndServe(ctx, "127.0.0.1:0") }()
-	s, err := slave.Dial(ctx, slave.Config{Address: m.Addr().String()})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	go func() { _ = m.Serve(ctx, ln) }()
+	s, err := slave.Dial(ctx, slave.Config{Address: ln.Addr().String()})
 	if err != nil {
 		panic(err)
 	}

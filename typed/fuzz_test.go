@@ -38,8 +38,7 @@ func fuzzHandler(f *testing.F, c codec.Codec) {
 	if err := typed.Register(m, "any", c, echo[any]); err != nil {
 		f.Fatal(err)
 	}
-	serve(f, m)
-	s := dial(f, m.Addr())
+	s := dial(f, serve(f, m))
 	dials := s.PoolStats().Dials
 
 	f.Fuzz(func(t *testing.T, data []byte) {

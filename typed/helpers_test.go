@@ -18,19 +18,20 @@ import (
 // hangGuard bounds waits that only exist to keep a broken test from hanging.
 const hangGuard = testserve.HangGuard
 
-// serve serves m on a free loopback port until the test ends.
-func serve(t testing.TB, m *master.Master) {
+// serve serves m on a free loopback port until the test ends and returns
+// its address.
+func serve(t testing.TB, m *master.Master) net.Addr {
 	t.Helper()
-	testserve.Serve(t, m)
+	return testserve.Serve(t, m)
 }
 
-// newMaster returns a served master with whatever register adds.
-func newMaster(t testing.TB, register func(m *master.Master)) *master.Master {
+// newMaster serves a master with whatever register adds and returns its
+// address.
+func newMaster(t testing.TB, register func(m *master.Master)) net.Addr {
 	t.Helper()
 	m := master.New(master.Config{})
 	register(m)
-	serve(t, m)
-	return m
+	return serve(t, m)
 }
 
 // dial returns a warmed slave for the address, closed when the test ends.

@@ -67,13 +67,13 @@ func must[T any](v T, err error) T {
 // a real connection: each is answered with CodeBadRequest, costs at most a
 // few MiB, and the master keeps serving on the same connections.
 func TestHostileThroughHandler(t *testing.T) {
-	m := newMaster(t, func(m *master.Master) {
+	addr := newMaster(t, func(m *master.Master) {
 		for _, c := range structured {
 			require.NoError(t, typed.Register(m, "doc."+c.Name(), c, echo[Doc]))
 			require.NoError(t, typed.Register(m, "any."+c.Name(), c, echo[any]))
 		}
 	})
-	s := dial(t, m.Addr())
+	s := dial(t, addr)
 	ctx := callCtx(t)
 	dials := s.PoolStats().Dials
 	for _, c := range structured {
@@ -107,10 +107,10 @@ func TestHostileThroughHandler(t *testing.T) {
 // TestHugeValidRequest: a request well beyond the pooled buffer sizes is
 // read and decoded.
 func TestHugeValidRequest(t *testing.T) {
-	m := newMaster(t, func(m *master.Master) {
+	addr := newMaster(t, func(m *master.Master) {
 		require.NoError(t, typed.Register(m, "len", codec.Msgpack, func(_ context.Context, s string) (int, error) { return len(s), nil }))
 	})
-	s := dial(t, m.Addr())
+	s := dial(t, addr)
 	big := strings.Repeat("x", 8<<20)
 	n, err := typed.Call[string, int](callCtx(t), s, "len", big)
 	require.NoError(t, err)
@@ -123,7 +123,7 @@ type enteringRegistrar struct {
 	entered chan struct{}
 }
 
-func (r enteringRegistrar) Register(name string, info master.Info, h master.HandlerFunc) error {
+func (r enteringRegistrar) Register(name string, info master.MethodInfo, h master.Handler) error {
 	return r.Master.Register(name, info, func(op *master.IOOperator) error {
 		r.entered <- struct{}{}
 		return h(op)
@@ -136,9 +136,9 @@ func (r enteringRegistrar) Register(name string, info master.Info, h master.Hand
 func TestAnnouncedLengthIsNotAllocated(t *testing.T) {
 	reg := enteringRegistrar{Master: master.New(master.Config{}), entered: make(chan struct{}, 1)}
 	require.NoError(t, typed.Register(reg, "doc", codec.Msgpack, echo[Doc]))
-	serve(t, reg.Master)
+	addr := serve(t, reg.Master)
 
-	nc, err := net.DialTimeout("tcp", reg.Addr().String(), hangGuard)
+	nc, err := net.DialTimeout("tcp", addr.String(), hangGuard)
 	require.NoError(t, err)
 	defer nc.Close()
 	msg := make([]byte, frame.PrefaceSize+frame.RequestHeaderSize+10000)

@@ -14,7 +14,7 @@ import (
 // Registrar is where typed handlers are registered: *master.Master and
 // *fastrpc.RpcMaster both satisfy it.
 type Registrar interface {
-	Register(name string, info master.Info, h master.HandlerFunc) error
+	Register(name string, info master.MethodInfo, h master.Handler) error
 }
 
 // RegisterOption configures Register.
@@ -38,7 +38,7 @@ func WithDescription(description string) RegisterOption {
 //
 // h gets the call's context (its deadline is the slave's). An error h
 // returns reaches the caller as an application error with its message,
-// and with its code if it implements master.ErrorCoder (as *Error does). A
+// and with its code if it carries one (Errorf, master.WithCode). A
 // request that does not decode is answered with CodeBadRequest and a
 // message naming the method, the codec and the type, without calling h.
 //
@@ -62,11 +62,11 @@ func Register[Req, Resp any](m Registrar, name string, c codec.Codec, h func(ctx
 	if o.description != "" {
 		desc += ": " + o.description
 	}
-	info := master.Info{Description: desc, IncomingEncoding: c.Name(), ReturningEncoding: c.Name()}
+	info := master.MethodInfo{Description: desc, IncomingEncoding: c.Name(), ReturningEncoding: c.Name()}
 	return m.Register(name, info, handler(name, c, reqType, h))
 }
 
-func handler[Req, Resp any](name string, c codec.Codec, reqType string, h func(context.Context, Req) (Resp, error)) master.HandlerFunc {
+func handler[Req, Resp any](name string, c codec.Codec, reqType string, h func(context.Context, Req) (Resp, error)) master.Handler {
 	reqBoxes, respBoxes := boxesFor[Req](), boxesFor[Resp]()
 	return func(op *master.IOOperator) error {
 		left := op.ReadDataLeft()

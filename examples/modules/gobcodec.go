@@ -27,8 +27,8 @@ func init() { module.Register(gobCodec{}) }
 
 // FastRpcModule implements module.Module. The ID's last label must equal
 // Name, the encoding masters advertise.
-func (gobCodec) FastRpcModule() module.Info {
-	return module.Info{ID: "codec.gob", New: func() module.Module { return gobCodec{} }}
+func (gobCodec) FastRpcModule() module.ModuleInfo {
+	return module.ModuleInfo{ID: module.NamespaceCodec + ".gob", New: func() module.Module { return gobCodec{} }}
 }
 
 // Name implements codec.Codec.

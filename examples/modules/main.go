@@ -41,7 +41,8 @@ import (
 )
 
 // Importing a package registers its modules (from its init functions):
-// here transport's listener.* and dialer.*, and middleware's middleware.*.
+// here transport's listener.* and dialer.*, and middleware's
+// master.middleware.* and slave.middleware.*.
 // This program also uses those packages by name; one that only loads their
 // modules from JSON imports them blank:
 //
@@ -107,7 +108,7 @@ func run() error {
 		return fmt.Errorf("mutual TLS: %w", err)
 	}
 
-	fmt.Println("\nmiddleware.metrics, both masters (middleware.DefaultCounters):")
+	fmt.Println("\nmaster.middleware.metrics, both masters (middleware.DefaultCounters):")
 	for _, st := range middleware.DefaultCounters.Snapshot() {
 		fmt.Printf("  %-14s calls %d, errors %d\n", st.Method, st.Calls, st.Errors)
 	}
@@ -131,7 +132,7 @@ func printModules() {
 		byNS[ns] = append(byNS[ns], name)
 	}
 	for _, ns := range order {
-		fmt.Printf("  %-11s %s\n", ns+":", strings.Join(byNS[ns], ", "))
+		fmt.Printf("  %-18s %s\n", ns+":", strings.Join(byNS[ns], ", "))
 	}
 }
 
@@ -165,12 +166,13 @@ func overUnix(ctx context.Context, dir string) error {
 	if err != nil {
 		return err
 	}
-	addr, stop, err := runMaster(ctx, m)
+	sock := filepath.Join(dir, "stock.sock")
+	stop, err := runMaster(ctx, m, "unix", sock)
 	if err != nil {
 		return err
 	}
 	defer stop()
-	fmt.Printf("master: serving %s socket %s\n", addr.Network(), addr)
+	fmt.Printf("master: serving unix socket %s\n", sock)
 
 	cfg, err = loadConfig("slave-unix.json", map[string]string{"dir": dir})
 	if err != nil {
@@ -213,15 +215,22 @@ func overUnix(ctx context.Context, dir string) error {
 	}
 	_, statErr := os.Stat(filepath.Join(dir, "stock.sock"))
 	fmt.Printf("master: stopped; socket file removed: %v\n", errors.Is(statErr, os.ErrNotExist))
-	printServerLog("middleware.logging on the master")
+	printServerLog("master.middleware.logging on the master")
 	return nil
 }
 
 // overMutualTLS serves over mutual TLS: the handler reads the caller's
-// verified identity, and middleware.authorize decides who may call what.
+// verified identity, and master.middleware.authorize decides who may call
+// what.
 func overMutualTLS(ctx context.Context, dir string) error {
 	fmt.Println("\n== 2. mutual TLS: config/master-mtls.json, config/slave-mtls.json")
-	cfg, err := loadConfig("master-mtls.json", map[string]string{"dir": dir})
+	// Both configs name the master's address {{addr}}: a free port,
+	// picked now.
+	addr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig("master-mtls.json", map[string]string{"dir": dir, "addr": addr})
 	if err != nil {
 		return err
 	}
@@ -229,7 +238,7 @@ func overMutualTLS(ctx context.Context, dir string) error {
 	if err != nil {
 		return err
 	}
-	err = m.Register("whoami", master.Info{Description: "the caller's verified certificate", ReturningEncoding: "text/plain"},
+	err = m.Register("whoami", master.MethodInfo{Description: "the caller's verified certificate", ReturningEncoding: "text/plain"},
 		func(op *master.IOOperator) error {
 			id, ok := transport.PeerIdentity(op.NetConn())
 			if !ok {
@@ -241,22 +250,20 @@ func overMutualTLS(ctx context.Context, dir string) error {
 	if err != nil {
 		return err
 	}
-	err = m.Register("ledger.reset", master.Info{Description: "only ops may call it"}, func(op *master.IOOperator) error {
+	err = m.Register("ledger.reset", master.MethodInfo{Description: "only ops may call it"}, func(op *master.IOOperator) error {
 		return op.WriteIOFromBuffer([]byte("ledger reset"))
 	})
 	if err != nil {
 		return err
 	}
-	addr, stop, err := runMaster(ctx, m)
+	stop, err := runMaster(ctx, m, "tcp", addr)
 	if err != nil {
 		return err
 	}
 	defer stop()
 	fmt.Printf("master: serving TLS on %s, client certificates required\n", addr)
 
-	// The master's port is picked at run time, so the slave's config
-	// names it {{addr}}.
-	cfg, err = loadConfig("slave-mtls.json", map[string]string{"dir": dir, "addr": addr.String()})
+	cfg, err = loadConfig("slave-mtls.json", map[string]string{"dir": dir, "addr": addr})
 	if err != nil {
 		return err
 	}
@@ -276,13 +283,13 @@ func overMutualTLS(ctx context.Context, dir string) error {
 	if !errors.Is(err, slave.ErrPermissionDenied) {
 		return fmt.Errorf("ledger.reset: want permission denied, got %v", err)
 	}
-	fmt.Printf("slave: ledger.reset -> refused by middleware.authorize (slave.ErrPermissionDenied): %v\n", err)
+	fmt.Printf("slave: ledger.reset -> refused by master.middleware.authorize (slave.ErrPermissionDenied): %v\n", err)
 
 	// The same dialer module built from code instead of JSON, trusting the
 	// CA but holding no client certificate: the master refuses it during
 	// the handshake and goes on serving the others.
 	anon, err := slave.New(slave.Config{
-		Address:  addr.String(),
+		Address:  addr,
 		Dialer:   &transport.TLSDialer{CAFile: filepath.Join(dir, "ca.pem"), MinVersion: "1.3"},
 		PoolSize: 1,
 	})
@@ -307,34 +314,47 @@ func overMutualTLS(ctx context.Context, dir string) error {
 		return err
 	}
 	fmt.Println("master: stopped")
-	printServerLog("middleware.logging on the slave")
+	printServerLog("slave.middleware.logging on the slave")
 	return nil
 }
 
 // runMaster runs m's configured listeners until stop is called, and
-// returns the first listener's address once it is serving.
-func runMaster(ctx context.Context, m *master.Master) (addr net.Addr, stop func() error, err error) {
+// returns once the master accepts connections at address on network.
+func runMaster(ctx context.Context, m *master.Master, network, address string) (stop func() error, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- m.Run(ctx) }()
-	ready := make(chan net.Addr, 1)
-	go func() { ready <- m.Addr() }()
-	select {
-	case addr = <-ready:
-	case err = <-done:
-		// Run failed before serving (a listener could not open); Close
-		// releases the Addr call above.
-		cancel()
-		_ = m.Close()
-		return nil, nil, err
-	}
 	var once sync.Once
 	var runErr error
 	stop = func() error {
 		once.Do(func() { cancel(); runErr = <-done })
 		return runErr
 	}
-	return addr, stop, nil
+	for {
+		if nc, err := net.DialTimeout(network, address, time.Second); err == nil {
+			_ = nc.Close()
+			return stop, nil
+		}
+		select {
+		case err := <-done: // Run failed before serving: a listener could not open
+			cancel()
+			return nil, err
+		case <-ctx.Done():
+			_ = stop()
+			return nil, ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// freeAddr returns a loopback address with a port free at the moment.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
 }
 
 // loadConfig reads an embedded config and replaces each {{key}} with its

@@ -1,7 +1,7 @@
 // Command pools runs a FastRpc master and two slaves calling it, one with
-// the builtin mutex pool and one with the puddle pool, makes the same
-// concurrent calls through each, and prints both pools' stats. Run it
-// with:
+// the builtin mutex pool, set in code, and one with the puddle pool, named
+// in a JSON config; it makes the same concurrent calls through each, and
+// prints both pools' stats. Run it with:
 //
 //	go run ./examples/pools
 package main
@@ -9,15 +9,18 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"log"
+	"net"
 	"sync"
 	"time"
 
-	"github.com/AmanTrance/FastRpc/conn"
 	"github.com/AmanTrance/FastRpc/master"
 	"github.com/AmanTrance/FastRpc/poolimpl"
+	// Registers the "pool.puddle" module, which the JSON config below
+	// names; a program that builds its pool in code calls puddle.Factory
+	// instead. Only programs importing it link jackc/puddle.
+	_ "github.com/AmanTrance/FastRpc/poolimpl/puddle"
 	"github.com/AmanTrance/FastRpc/slave"
 )
 
@@ -29,7 +32,7 @@ func main() {
 
 func run() error {
 	m := master.New(master.Config{})
-	err := m.Register("reverse", master.Info{Description: "reverses its request"}, func(op *master.IOOperator) error {
+	err := m.Register("reverse", master.MethodInfo{Description: "reverses its request"}, func(op *master.IOOperator) error {
 		b, err := op.ReadAll()
 		if err != nil {
 			return err
@@ -42,14 +45,15 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	addr := ln.Addr()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	served := make(chan error, 1)
-	go func() { served <- m.ListenAndServe(ctx, "127.0.0.1:0") }()
-	addr := m.Addr()
-	if addr == nil {
-		return <-served
-	}
+	go func() { served <- m.Serve(ctx, ln) }()
 	defer func() {
 		_ = m.Close()
 		<-served
@@ -61,19 +65,20 @@ func run() error {
 	mutexSlave, err := slave.New(slave.Config{
 		Address:  addr.String(),
 		PoolSize: 4,
-		Pool:     poolimpl.MutexFactory(poolimpl.Options{MinIdle: 1}),
+		Pool:     poolimpl.Mutex(poolimpl.Options{MinIdle: 1}),
 	})
 	if err != nil {
 		return err
 	}
 	defer mutexSlave.Close()
 
-	// The same, picked from a JSON config, as a config file would.
-	puddlePool, err := slave.PoolFromConfig(ctx, json.RawMessage(`{"module": "puddle", "min_idle": 1, "idle_timeout": "90s"}`))
-	if err != nil {
-		return err
-	}
-	puddleSlave, err := slave.New(slave.Config{Address: addr.String(), PoolSize: 4, Pool: puddlePool})
+	// The puddle pool, named in a slave's JSON config as a config file
+	// would: its fields are poolimpl.Options'.
+	puddleSlave, err := slave.FromJSON(ctx, fmt.Appendf(nil, `{
+		"address": %q,
+		"pool": {"module": "puddle", "min_idle": 1, "idle_timeout": "90s"},
+		"pool_size": 4
+	}`, addr))
 	if err != nil {
 		return err
 	}
@@ -126,7 +131,7 @@ func hammer(ctx context.Context, s *slave.Slave, goroutines, calls int) error {
 	return <-errs
 }
 
-func printStats(st conn.PoolStats) {
+func printStats(st poolimpl.Stats) {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "  open %d (idle %d, in use %d), waiting %d\n", st.Open, st.Idle, st.InUse, st.Waiting)
 	fmt.Fprintf(&b, "  acquires %d, of which waited %d (%v in total)\n", st.Acquires, st.Waits, st.WaitTime.Round(time.Millisecond))

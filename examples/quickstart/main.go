@@ -18,6 +18,7 @@ import (
 	"time"
 
 	fastrpc "github.com/AmanTrance/FastRpc"
+	"github.com/AmanTrance/FastRpc/slave"
 )
 
 func main() {
@@ -53,27 +54,32 @@ func run() error {
 		return i.Context().Err()
 	})
 
-	// Port 0 picks a free port; Addr tells which.
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	served := make(chan error, 1)
-	go func() { served <- master.Start(ctx, net.IPv4(127, 0, 0, 1), 0) }()
-	addr := master.Addr().(*net.TCPAddr)
-	fmt.Printf("master listening on %s\n", addr)
-
-	slave, err := fastrpc.NewSlave(addr.IP, addr.Port, 4)
+	// Port 0 picks a free port; the listener tells which. To serve a port
+	// chosen in advance, master.Start(ctx, ip, port) listens itself.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
-	defer slave.DeInitialize()
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- master.Serve(ctx, ln) }()
+	addr := ln.Addr().(*net.TCPAddr)
+	fmt.Printf("master listening on %s\n", addr)
 
-	pong, err := slave.CallForBuffer("ping", nil)
+	client, err := fastrpc.NewSlave(addr.IP, addr.Port, 4)
+	if err != nil {
+		return err
+	}
+	defer client.DeInitialize()
+
+	pong, err := client.CallForBuffer("ping", nil)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("ping -> %s\n", pong)
 
-	up, err := slave.CallForBuffer("upper", []byte("hello, fastrpc"))
+	up, err := client.CallForBuffer("upper", []byte("hello, fastrpc"))
 	if err != nil {
 		return err
 	}
@@ -83,7 +89,7 @@ func run() error {
 	const size = 32 << 20
 	sum := sha256.New()
 	start := time.Now()
-	n, err := slave.CallStream(context.Background(), "echo", io.LimitReader(&pattern{}, size), size, sum)
+	n, err := client.CallStream(context.Background(), "echo", io.LimitReader(&pattern{}, size), size, sum)
 	if err != nil {
 		return err
 	}
@@ -92,20 +98,20 @@ func run() error {
 	fmt.Printf("echo streamed %d MiB back in %v, intact: %v\n", n>>20, time.Since(start).Round(time.Millisecond),
 		string(sum.Sum(nil)) == string(want.Sum(nil)))
 
-	_, err = slave.CallForBuffer("divide", nil)
-	var remote *fastrpc.RemoteError
-	fmt.Printf("divide -> application error: %v, message %q\n", errors.Is(err, fastrpc.ErrApplication),
+	_, err = client.CallForBuffer("divide", nil)
+	var remote *slave.RemoteError
+	fmt.Printf("divide -> application error: %v, message %q\n", errors.Is(err, slave.ErrApplication),
 		func() string { errors.As(err, &remote); return remote.Message }())
 
-	_, err = slave.CallForBuffer("no-such-method", nil)
-	fmt.Printf("no-such-method -> unknown method: %v\n", errors.Is(err, fastrpc.ErrUnknownMethod))
+	_, err = client.CallForBuffer("no-such-method", nil)
+	fmt.Printf("no-such-method -> unknown method: %v\n", errors.Is(err, slave.ErrUnknownMethod))
 
 	dctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	_, err = slave.Call(dctx, "slow", nil)
+	_, err = client.Call(dctx, "slow", nil)
 	cancel()
 	fmt.Printf("slow with a 100ms deadline -> deadline exceeded: %v\n", errors.Is(err, context.DeadlineExceeded))
 
-	caps, err := slave.GetMasterCapabilities()
+	caps, err := client.GetMasterCapabilities()
 	if err != nil {
 		return err
 	}
@@ -113,10 +119,10 @@ func run() error {
 	for _, c := range caps {
 		fmt.Printf("  %-12s %s\n", c.Name, c.Description)
 	}
-	st := slave.PoolStats()
+	st := client.PoolStats()
 	fmt.Printf("pool: %d open, %d dials, %d acquires\n", st.Open, st.Dials, st.Acquires)
 
-	stop() // graceful shutdown; Start returns nil
+	stop() // graceful shutdown; Serve returns nil
 	if err := <-served; err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ import (
 	fastrpc "github.com/AmanTrance/FastRpc"
 	"github.com/AmanTrance/FastRpc/codec"
 	"github.com/AmanTrance/FastRpc/module"
+	"github.com/AmanTrance/FastRpc/slave"
 	"github.com/AmanTrance/FastRpc/typed"
 )
 
@@ -34,8 +35,8 @@ import (
 // hostile-input rules of codec.Codec.
 type xmlCodec struct{}
 
-func (xmlCodec) FastRpcModule() module.Info {
-	return module.Info{ID: "codec.xml", New: func() module.Module { return xmlCodec{} }}
+func (xmlCodec) FastRpcModule() module.ModuleInfo {
+	return module.ModuleInfo{ID: "codec.xml", New: func() module.Module { return xmlCodec{} }}
 }
 
 func (xmlCodec) Name() string { return "xml" }
@@ -121,20 +122,24 @@ func run() error {
 		}
 	}
 
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	served := make(chan error, 1)
-	go func() { served <- master.Start(ctx, net.IPv4(127, 0, 0, 1), 0) }()
-	addr := master.Addr().(*net.TCPAddr)
-	fmt.Printf("master listening on %s\n", addr)
-
-	slave, err := fastrpc.NewSlave(addr.IP, addr.Port, 4)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
-	defer slave.DeInitialize()
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- master.Serve(ctx, ln) }()
+	addr := ln.Addr().(*net.TCPAddr)
+	fmt.Printf("master listening on %s\n", addr)
 
-	caps, err := slave.GetMasterCapabilities()
+	client, err := fastrpc.NewSlave(addr.IP, addr.Port, 4)
+	if err != nil {
+		return err
+	}
+	defer client.DeInitialize()
+
+	caps, err := client.GetMasterCapabilities()
 	if err != nil {
 		return err
 	}
@@ -145,32 +150,32 @@ func run() error {
 	}
 
 	// Each call uses the codec the master advertises for the method.
-	st, err := typed.Call[StockReq, Stock](ctx, slave, "inventory.adjust", StockReq{SKU: "apple", Delta: 5})
+	st, err := typed.Call[StockReq, Stock](ctx, client, "inventory.adjust", StockReq{SKU: "apple", Delta: 5})
 	if err != nil {
 		return err
 	}
 	fmt.Printf("inventory.adjust (msgpack) -> %s on hand: %d, updated %s\n", st.SKU, st.OnHand, st.UpdatedAt.UTC().Format(time.RFC3339Nano))
 
-	km, err := typed.Call[Route, float64](ctx, slave, "geo.length", Route{Stops: []LatLon{{48.8566, 2.3522}, {51.5074, -0.1278}}})
+	km, err := typed.Call[Route, float64](ctx, client, "geo.length", Route{Stops: []LatLon{{48.8566, 2.3522}, {51.5074, -0.1278}}})
 	if err != nil {
 		return err
 	}
 	fmt.Printf("geo.length (cbor) -> Paris to London: %.0f km\n", km)
 
-	rep, err := typed.Call[[]string, Report](ctx, slave, "report.summarize", []string{"alpha beta", "beta gamma", "beta"})
+	rep, err := typed.Call[[]string, Report](ctx, client, "report.summarize", []string{"alpha beta", "beta gamma", "beta"})
 	if err != nil {
 		return err
 	}
 	fmt.Printf("report.summarize (json) -> %q, %d lines, beta counted %d times\n", rep.Title, len(rep.Lines), rep.Tags["beta"])
 
-	g, err := typed.Call[Greeting, Greeting](ctx, slave, "greet", Greeting{To: "world"})
+	g, err := typed.Call[Greeting, Greeting](ctx, client, "greet", Greeting{To: "world"})
 	if err != nil {
 		return err
 	}
 	fmt.Printf("greet (xml, a custom codec module) -> %q\n", g.Text)
 
 	// A stub for a hot path: the codec is fixed, no lookup per call.
-	adjust := typed.NewMethod[StockReq, Stock](slave, "inventory.adjust", codec.Msgpack)
+	adjust := typed.NewMethod[StockReq, Stock](client, "inventory.adjust", codec.Msgpack)
 	for i := 0; i < 3; i++ {
 		if st, err = adjust.Call(ctx, StockReq{SKU: "apple", Delta: -1}); err != nil {
 			return err
@@ -179,20 +184,20 @@ func run() error {
 	fmt.Printf("3 x inventory.adjust via typed.NewMethod -> %d on hand\n", st.OnHand)
 
 	// Errors: a handler's code arrives; the raw path's error is inside.
-	_, err = typed.Call[StockReq, Stock](ctx, slave, "inventory.adjust", StockReq{SKU: "pear"})
+	_, err = typed.Call[StockReq, Stock](ctx, client, "inventory.adjust", StockReq{SKU: "pear"})
 	var te *typed.Error
-	var re *fastrpc.RemoteError
+	var re *slave.RemoteError
 	if !errors.As(err, &te) || !errors.As(err, &re) {
 		return fmt.Errorf("expected an application error, got %v", err)
 	}
-	fmt.Printf("inventory.adjust pear -> code %d, %q (application error: %v)\n", te.Code(), te.Message, errors.Is(err, fastrpc.ErrApplication))
+	fmt.Printf("inventory.adjust pear -> code %d, %q (application error: %v)\n", te.Code(), te.Message, errors.Is(err, slave.ErrApplication))
 
 	// A forced codec that disagrees with the master fails before sending.
-	_, err = typed.Call[StockReq, Stock](ctx, slave, "inventory.adjust", StockReq{SKU: "apple"}, typed.WithCodec(codec.JSON))
+	_, err = typed.Call[StockReq, Stock](ctx, client, "inventory.adjust", StockReq{SKU: "apple"}, typed.WithCodec(codec.JSON))
 	fmt.Printf("inventory.adjust WithCodec(json) -> mismatch: %v\n", errors.Is(err, typed.ErrCodecMismatch))
 
-	_, err = typed.Call[int, int](ctx, slave, "no.such.method", 1)
-	fmt.Printf("no.such.method -> unknown method: %v\n", errors.Is(err, fastrpc.ErrUnknownMethod))
+	_, err = typed.Call[int, int](ctx, client, "no.such.method", 1)
+	fmt.Printf("no.such.method -> unknown method: %v\n", errors.Is(err, slave.ErrUnknownMethod))
 
 	stop()
 	if err := <-served; err != nil {

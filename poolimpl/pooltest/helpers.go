@@ -3,6 +3,7 @@ package pooltest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -10,10 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
 	"github.com/AmanTrance/FastRpc/conn"
+	"github.com/AmanTrance/FastRpc/poolimpl"
 )
 
 // prompt bounds how long an operation that should end "promptly" may take.
@@ -21,13 +20,17 @@ import (
 // assertion.
 const prompt = 3 * time.Second
 
-var errDial = errors.New("dial failed on purpose")
+var (
+	errDial       = errors.New("dial failed on purpose")
+	errNilFactory = errors.New("pooltest.Config.New returned a nil Factory")
+)
 
 // fakeDialer dials net.Pipe connections, keeps the other ends, and counts
 // dials and live connections. A connection stops being live when it is
 // closed, or when the test hands it to Destroy.
 type fakeDialer struct {
-	limit int // the pool's MaxSize: more live connections is a violation
+	t     *testing.T
+	limit int // the pool's size: more live connections is a violation
 
 	// hook, when set, runs at the start of dial n (1-based) and may block
 	// or fail it.
@@ -39,7 +42,7 @@ type fakeDialer struct {
 	dials    int
 	live     int
 	maxLive  int
-	tracked  map[*conn.Conn]*trackedConn
+	tracked  map[poolimpl.Conn]*trackedConn
 	dialedCh chan int // receives n when dial n starts, if not full
 }
 
@@ -47,6 +50,7 @@ type trackedConn struct {
 	net.Conn          // the pool's end
 	peer     net.Conn // the end the test keeps
 	d        *fakeDialer
+	dialled  time.Time
 	gone     atomic.Bool
 }
 
@@ -57,8 +61,9 @@ func (tc *trackedConn) Close() error {
 
 func newFakeDialer(t *testing.T, limit int) *fakeDialer {
 	d := &fakeDialer{
+		t:        t,
 		limit:    limit,
-		tracked:  map[*conn.Conn]*trackedConn{},
+		tracked:  map[poolimpl.Conn]*trackedConn{},
 		dialedCh: make(chan int, 1024),
 	}
 	t.Cleanup(func() {
@@ -72,7 +77,9 @@ func newFakeDialer(t *testing.T, limit int) *fakeDialer {
 	return d
 }
 
-func (d *fakeDialer) dial(ctx context.Context) (*conn.Conn, error) {
+// dial is the pool's DialFunc. It returns *conn.Conn values, as the
+// slave's does.
+func (d *fakeDialer) dial(ctx context.Context) (poolimpl.Conn, error) {
 	d.mu.Lock()
 	d.dials++
 	n := d.dials
@@ -91,7 +98,7 @@ func (d *fakeDialer) dial(ctx context.Context) (*conn.Conn, error) {
 		return nil, err
 	}
 	a, b := net.Pipe()
-	tc := &trackedConn{Conn: a, peer: b, d: d}
+	tc := &trackedConn{Conn: a, peer: b, d: d, dialled: time.Now()}
 	c := conn.New(tc, conn.Config{ReadBufferSize: 64, WriteBufferSize: 64})
 	d.mu.Lock()
 	d.tracked[c] = tc
@@ -111,17 +118,19 @@ func (d *fakeDialer) markGone(tc *trackedConn) {
 
 // destroy hands c to p.Destroy, counting it as gone first: a pool may
 // close it later, but its slot is free from now on.
-func (d *fakeDialer) destroy(p conn.Pool, c *conn.Conn) {
+func (d *fakeDialer) destroy(p poolimpl.Pool, c poolimpl.Conn) {
 	d.markGone(d.track(c))
 	p.Destroy(c)
 }
 
-func (d *fakeDialer) track(c *conn.Conn) *trackedConn {
+// track returns what the dialer knows of c. A connection it did not dial
+// fails the test: Acquire must return what the DialFunc returned.
+func (d *fakeDialer) track(c poolimpl.Conn) *trackedConn {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	tc := d.tracked[c]
+	d.mu.Unlock()
 	if tc == nil {
-		panic("connection not dialled by this fakeDialer")
+		d.t.Fatalf("connection %v (%T) was not dialled by the pool's DialFunc", c, c)
 	}
 	return tc
 }
@@ -130,6 +139,18 @@ func (d *fakeDialer) counts() (dials, maxLive int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.dials, d.maxLive
+}
+
+// allGone reports whether every connection dialled is closed.
+func (d *fakeDialer) allGone() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, tc := range d.tracked {
+		if !tc.gone.Load() {
+			return false
+		}
+	}
+	return true
 }
 
 // waitDial waits until dial number n has started.
@@ -149,7 +170,7 @@ func (d *fakeDialer) waitDial(t *testing.T, n int) {
 }
 
 // peerSeesEOF reports whether the pipe's other end finds c closed.
-func (d *fakeDialer) peerSeesEOF(t *testing.T, c *conn.Conn) bool {
+func (d *fakeDialer) peerSeesEOF(t *testing.T, c poolimpl.Conn) bool {
 	t.Helper()
 	peer := d.track(c).peer
 	_ = peer.SetReadDeadline(time.Now().Add(prompt))
@@ -161,20 +182,22 @@ func (d *fakeDialer) peerSeesEOF(t *testing.T, c *conn.Conn) bool {
 // when one is handed out twice at once.
 type exclusive struct {
 	mu   sync.Mutex
-	held map[*conn.Conn]bool
+	held map[poolimpl.Conn]bool
 }
 
-func (e *exclusive) take(t *testing.T, c *conn.Conn) {
+func (e *exclusive) take(t *testing.T, c poolimpl.Conn) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.held == nil {
-		e.held = map[*conn.Conn]bool{}
+		e.held = map[poolimpl.Conn]bool{}
 	}
-	assert.False(t, e.held[c], "connection %p handed to two callers at once", c)
+	if e.held[c] {
+		t.Errorf("connection %p handed to two callers at once", c)
+	}
 	e.held[c] = true
 }
 
-func (e *exclusive) give(c *conn.Conn) {
+func (e *exclusive) give(c poolimpl.Conn) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	delete(e.held, c)
@@ -195,13 +218,14 @@ func spawn(wg *sync.WaitGroup, f func()) {
 	}()
 }
 
-// acquireAsync runs Acquire in a goroutine.
+// acquired is the result of an Acquire run by acquireAsync.
 type acquired struct {
-	c   *conn.Conn
+	c   poolimpl.Conn
 	err error
 }
 
-func acquireAsync(ctx context.Context, p conn.Pool) <-chan acquired {
+// acquireAsync runs Acquire in a goroutine.
+func acquireAsync(ctx context.Context, p poolimpl.Pool) <-chan acquired {
 	ch := make(chan acquired, 1)
 	go func() {
 		c, err := p.Acquire(ctx)
@@ -221,40 +245,87 @@ func await(t *testing.T, ch <-chan acquired) acquired {
 	}
 }
 
-func waitFor(t *testing.T, p conn.Pool, what string, cond func(conn.PoolStats) bool) {
+// acquire takes a connection, failing the test if it cannot.
+func acquire(t *testing.T, p poolimpl.Pool) poolimpl.Conn {
 	t.Helper()
-	require.Eventually(t, func() bool { return cond(p.Stats()) }, prompt, 100*time.Microsecond, what)
+	c, err := p.Acquire(ctxFor(t, prompt))
+	requireNoError(t, err, "Acquire")
+	return c
+}
+
+// acquire2 takes two connections.
+func acquire2(t *testing.T, p poolimpl.Pool) (poolimpl.Conn, poolimpl.Conn) {
+	t.Helper()
+	a, b := acquire(t, p), acquire(t, p)
+	require(t, a != b, "the same connection was handed out twice")
+	return a, b
+}
+
+// waitAll waits for wg, failing with the pool's stats after limit.
+func waitAll(t *testing.T, wg *sync.WaitGroup, p poolimpl.Pool, limit time.Duration) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(limit):
+		t.Fatalf("callers stuck: %+v", p.Stats())
+	}
+}
+
+// eventually polls cond every tick until it holds, for at most prompt,
+// and reports whether it did.
+func eventually(cond func() bool, tick time.Duration) bool {
+	deadline := time.Now().Add(prompt)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(tick)
+	}
+}
+
+// waitFor waits until the pool's stats satisfy cond, failing the test
+// with what and the stats if they do not promptly.
+func waitFor(t *testing.T, p poolimpl.Pool, what string, cond func(poolimpl.Stats) bool) {
+	t.Helper()
+	if !eventually(func() bool { return cond(p.Stats()) }, 100*time.Microsecond) {
+		t.Fatalf("never happened: %s; stats %+v", what, p.Stats())
+	}
 }
 
 // checkSettled checks a pool with nothing in use and nobody waiting. A
 // pool may still be finishing a dial a caller gave up on (puddle does), so
 // it waits for that first.
-func checkSettled(t *testing.T, p conn.Pool, maxSize int) {
+func checkSettled(t *testing.T, p poolimpl.Pool, size int) {
 	t.Helper()
-	settled := func(s conn.PoolStats) bool {
-		return s.InUse == 0 && s.Waiting == 0 && s.Open == s.Idle && s.Open <= maxSize
+	settled := func(s poolimpl.Stats) bool {
+		return s.InUse == 0 && s.Waiting == 0 && s.Open == s.Idle && s.Open <= size
 	}
-	if !assert.Eventually(t, func() bool { return settled(p.Stats()) }, prompt, time.Millisecond) {
+	if !eventually(func() bool { return settled(p.Stats()) }, time.Millisecond) {
 		s := p.Stats()
-		assert.Equal(t, 0, s.InUse, "in use: %+v", s)
-		assert.Equal(t, 0, s.Waiting, "waiting: %+v", s)
-		assert.Equal(t, s.Idle, s.Open, "open must be idle once everything is back: %+v", s)
-		assert.LessOrEqual(t, s.Open, maxSize, "%+v", s)
+		expectEqual(t, s.InUse, 0, "in use: %+v", s)
+		expectEqual(t, s.Waiting, 0, "waiting: %+v", s)
+		expectEqual(t, s.Open, s.Idle, "open must be idle once everything is back: %+v", s)
+		expect(t, s.Open <= size, "more than %d open: %+v", size, s)
 	}
 }
 
-// checkSlots checks that exactly maxSize connections can be held at once:
+// checkSlots checks that exactly size connections can be held at once:
 // no slot leaked, and none is counted twice.
-func checkSlots(t *testing.T, p conn.Pool, maxSize int) {
+func checkSlots(t *testing.T, p poolimpl.Pool, size int) {
 	t.Helper()
-	held := make([]*conn.Conn, 0, maxSize)
-	for i := range maxSize {
+	held := make([]poolimpl.Conn, 0, size)
+	for i := range size {
 		c, err := p.Acquire(ctxFor(t, prompt))
-		require.NoError(t, err, "slot %d of %d leaked", i+1, maxSize)
+		requireNoError(t, err, "slot %d of %d leaked", i+1, size)
 		held = append(held, c)
 	}
 	_, err := p.Acquire(ctxFor(t, 20*time.Millisecond))
-	require.ErrorIs(t, err, context.DeadlineExceeded, "more than %d connections handed out", maxSize)
+	requireErrorIs(t, err, context.DeadlineExceeded, "more than %d connections handed out", size)
 	for _, c := range held {
 		p.Release(c)
 	}
@@ -265,11 +336,80 @@ func checkSlots(t *testing.T, p conn.Pool, maxSize int) {
 const settle = 2 * time.Millisecond
 
 // waitQueued waits until n callers are waiting. A pool may count a caller
-// a moment before it joins its queue (Puddle counts it just before
+// a moment before it joins its queue (puddle's counts it just before
 // entering puddle's), so the caller then gets a moment to settle before a
 // test relies on the order of arrival.
-func waitQueued(t *testing.T, p conn.Pool, what string, n int) {
+func waitQueued(t *testing.T, p poolimpl.Pool, what string, n int) {
 	t.Helper()
-	waitFor(t, p, what, func(s conn.PoolStats) bool { return s.Waiting == n })
+	waitFor(t, p, what, func(s poolimpl.Stats) bool { return s.Waiting == n })
 	time.Sleep(settle)
 }
+
+// The assertions below are the suite's own, so that using it takes the
+// standard testing package only. expect* report and go on; require*
+// stop the test. format describes what is checked.
+
+func expect(t testing.TB, ok bool, format string, args ...any) bool {
+	t.Helper()
+	if !ok {
+		t.Errorf(format, args...)
+	}
+	return ok
+}
+
+func require(t testing.TB, ok bool, format string, args ...any) {
+	t.Helper()
+	if !ok {
+		t.Fatalf(format, args...)
+	}
+}
+
+func expectEqual[T comparable](t testing.TB, got, want T, format string, args ...any) bool {
+	t.Helper()
+	if got != want {
+		t.Errorf("%s: got %v, want %v", sprintf(format, args), got, want)
+		return false
+	}
+	return true
+}
+
+func requireEqual[T comparable](t testing.TB, got, want T, format string, args ...any) {
+	t.Helper()
+	if got != want {
+		t.Fatalf("%s: got %v, want %v", sprintf(format, args), got, want)
+	}
+}
+
+func expectNoError(t testing.TB, err error, format string, args ...any) bool {
+	t.Helper()
+	if err != nil {
+		t.Errorf("%s: unexpected error: %v", sprintf(format, args), err)
+		return false
+	}
+	return true
+}
+
+func requireNoError(t testing.TB, err error, format string, args ...any) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: unexpected error: %v", sprintf(format, args), err)
+	}
+}
+
+func expectErrorIs(t testing.TB, err, target error, format string, args ...any) bool {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Errorf("%s: got error %v, want one matching %v", sprintf(format, args), err, target)
+		return false
+	}
+	return true
+}
+
+func requireErrorIs(t testing.TB, err, target error, format string, args ...any) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Fatalf("%s: got error %v, want one matching %v", sprintf(format, args), err, target)
+	}
+}
+
+func sprintf(format string, args []any) string { return fmt.Sprintf(format, args...) }

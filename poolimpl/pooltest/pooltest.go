@@ -2,71 +2,95 @@ package pooltest
 
 import (
 	"testing"
-	"time"
 
-	"github.com/stretchr/testify/require"
-
-	"github.com/AmanTrance/FastRpc/conn"
+	"github.com/AmanTrance/FastRpc/poolimpl"
 )
-
-// Factory builds a fresh pool of at most maxSize connections that dials
-// with dial. The suite closes it when the test ends (a second Close must
-// be harmless); failing to build it should fail t.
-type Factory func(t *testing.T, dial conn.DialFunc, maxSize int) conn.Pool
-
-// Maintenance is the optional background behaviour the suite can check.
-// Zero fields are off.
-type Maintenance struct {
-	// MinIdle idle connections are kept ready, dialled in the background.
-	MinIdle int
-	// IdleTimeout closes connections idle this long.
-	IdleTimeout time.Duration
-	// MaxLifetime closes connections this old, idle ones in the
-	// background and in-use ones when released.
-	MaxLifetime time.Duration
-	// CheckPeriod is how often the background work runs.
-	CheckPeriod time.Duration
-}
-
-// MaintainedFactory builds a pool like Factory, with m's settings.
-type MaintainedFactory func(t *testing.T, dial conn.DialFunc, maxSize int, m Maintenance) conn.Pool
 
 // Config describes the pool under test.
 type Config struct {
-	// New builds a pool with default settings. Required.
-	New Factory
-	// NewMaintained builds a pool with Maintenance settings; nil skips the
-	// MinIdle, IdleTimeout and MaxLifetime tests.
-	NewMaintained MaintainedFactory
+	// New returns the Factory of the pool under test, configured with
+	// opts; poolimpl.Mutex is one. Each test builds its own pools with it
+	// and closes them when it ends (a second Close must be harmless).
+	// Required. Without Maintains, opts is always the zero Options, and a
+	// pool that takes no Options can ignore it:
+	//
+	//	New: func(poolimpl.Options) poolimpl.Factory { return mypool.New },
+	New func(opts poolimpl.Options) poolimpl.Factory
+	// Maintains says that the pools honour poolimpl.Options: the suite then
+	// also checks MinIdle, IdleTimeout and MaxLifetime, and that invalid
+	// Options are refused. False skips those tests.
+	Maintains bool
 	// AllocFree also checks that Acquire and Release of an idle
-	// connection allocate nothing.
+	// connection allocate nothing (with Maintains, with every option on
+	// too).
 	AllocFree bool
 }
 
-// Run runs the contract suite, each check a subtest of t.
+// Run runs the contract suite, each rule a subtest of t named after it.
 func Run(t *testing.T, cfg Config) {
-	require.NotNil(t, cfg.New, "pooltest.Config.New is required")
-	newPool := func(t *testing.T, dial conn.DialFunc, maxSize int) conn.Pool {
-		t.Helper()
-		p := cfg.New(t, dial, maxSize)
-		require.NotNil(t, p)
-		t.Cleanup(func() { _ = p.Close() })
-		return p
+	t.Helper()
+	if cfg.New == nil {
+		t.Fatal("pooltest.Config.New is required")
 	}
-	runCore(t, newPool, cfg.AllocFree)
-	runStale(t, newPool)
-	runClose(t, newPool)
-	t.Run("Maintenance", func(t *testing.T) {
-		if cfg.NewMaintained == nil {
-			t.Skip("pooltest.Config.NewMaintained is nil")
+	s := &suite{cfg: cfg}
+	for _, c := range coreTests {
+		t.Run(c.name, func(t *testing.T) { c.run(t, s) })
+	}
+	t.Run("Stale", func(t *testing.T) {
+		if !staleProbed() {
+			t.Skip("conn.Conn.Stale cannot see sockets on this system")
 		}
-		newMaintained := func(t *testing.T, dial conn.DialFunc, maxSize int, m Maintenance) conn.Pool {
-			t.Helper()
-			p := cfg.NewMaintained(t, dial, maxSize, m)
-			require.NotNil(t, p)
-			t.Cleanup(func() { _ = p.Close() })
-			return p
+		for _, c := range staleTests {
+			t.Run(c.name, func(t *testing.T) { c.run(t, s) })
 		}
-		runMaintenance(t, newMaintained)
 	})
+	t.Run("Options", func(t *testing.T) {
+		if !cfg.Maintains {
+			t.Skip("pooltest.Config.Maintains is false")
+		}
+		for _, c := range optionsTests {
+			t.Run(c.name, func(t *testing.T) { c.run(t, s) })
+		}
+	})
+}
+
+// contractTest is one rule of the contract, checked by run.
+type contractTest struct {
+	name string
+	run  func(t *testing.T, s *suite)
+}
+
+// suite builds the pools under test.
+type suite struct {
+	cfg Config
+}
+
+// newPool builds a pool of at most size connections with default
+// settings, closed when the test ends.
+func (s *suite) newPool(t *testing.T, dial poolimpl.DialFunc, size int) poolimpl.Pool {
+	t.Helper()
+	return s.newPoolWith(t, dial, size, poolimpl.Options{})
+}
+
+// newPoolWith builds a pool with opts, closed when the test ends.
+func (s *suite) newPoolWith(t *testing.T, dial poolimpl.DialFunc, size int, opts poolimpl.Options) poolimpl.Pool {
+	t.Helper()
+	p, err := s.build(dial, size, opts)
+	if err != nil {
+		t.Fatalf("building a pool of %d: %v", size, err)
+	}
+	if p == nil {
+		t.Fatal("the Factory returned a nil Pool and no error")
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	return p
+}
+
+// build calls the Factory for opts.
+func (s *suite) build(dial poolimpl.DialFunc, size int, opts poolimpl.Options) (poolimpl.Pool, error) {
+	f := s.cfg.New(opts)
+	if f == nil {
+		return nil, errNilFactory
+	}
+	return f(dial, size)
 }

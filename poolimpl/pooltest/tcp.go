@@ -2,6 +2,7 @@ package pooltest
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -9,9 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/require"
-
 	"github.com/AmanTrance/FastRpc/conn"
+	"github.com/AmanTrance/FastRpc/poolimpl"
 )
 
 // tcpPeer is a loopback listener standing in for a master: it echoes
@@ -24,7 +24,7 @@ type tcpPeer struct {
 
 	mu      sync.Mutex
 	servers map[string]net.Conn // by the client's local address
-	clients map[*conn.Conn]*trackedTCP
+	clients map[poolimpl.Conn]*trackedTCP
 	wg      sync.WaitGroup
 }
 
@@ -43,8 +43,8 @@ func (c *trackedTCP) Close() error {
 func newTCPPeer(t *testing.T) *tcpPeer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	s := &tcpPeer{t: t, ln: ln, servers: map[string]net.Conn{}, clients: map[*conn.Conn]*trackedTCP{}}
+	requireNoError(t, err, "listening on loopback")
+	s := &tcpPeer{t: t, ln: ln, servers: map[string]net.Conn{}, clients: map[poolimpl.Conn]*trackedTCP{}}
 	spawn(&s.wg, func() {
 		for {
 			nc, err := ln.Accept()
@@ -72,9 +72,9 @@ func newTCPPeer(t *testing.T) *tcpPeer {
 	return s
 }
 
-// dial is a conn.DialFunc to the peer. It does no FastRpc handshake: a
+// dial is a poolimpl.DialFunc to the peer. It does no FastRpc handshake: a
 // pool neither knows nor cares.
-func (s *tcpPeer) dial(ctx context.Context) (*conn.Conn, error) {
+func (s *tcpPeer) dial(ctx context.Context) (poolimpl.Conn, error) {
 	s.dials.Add(1)
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, "tcp", s.ln.Addr().String())
@@ -90,46 +90,62 @@ func (s *tcpPeer) dial(ctx context.Context) (*conn.Conn, error) {
 }
 
 // server returns the server end of c, waiting for the accept.
-func (s *tcpPeer) server(c *conn.Conn) net.Conn {
+func (s *tcpPeer) server(c poolimpl.Conn) net.Conn {
 	s.t.Helper()
-	key := c.NetConn().LocalAddr().String()
+	key := s.netConn(c).LocalAddr().String()
 	var nc net.Conn
-	require.Eventually(s.t, func() bool {
+	require(s.t, eventually(func() bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		nc = s.servers[key]
 		return nc != nil
-	}, prompt, time.Millisecond, "the peer never accepted %s", key)
+	}, time.Millisecond), "the peer never accepted %s", key)
 	return nc
+}
+
+// netConn returns c's socket, failing the test if the peer did not dial c.
+func (s *tcpPeer) netConn(c poolimpl.Conn) net.Conn {
+	s.t.Helper()
+	s.mu.Lock()
+	tc := s.clients[c]
+	s.mu.Unlock()
+	if tc == nil {
+		s.t.Fatalf("connection %v (%T) was not dialled by the pool's DialFunc", c, c)
+	}
+	return tc
 }
 
 // closeServer closes c's server end, as a master that closes an idle
 // connection or restarts does, and waits until c's socket shows it. The
 // wait probes through a second conn.Conn on the same socket, so it shares
 // no state with the pool's c.
-func (s *tcpPeer) closeServer(c *conn.Conn) {
+func (s *tcpPeer) closeServer(c poolimpl.Conn) {
 	s.t.Helper()
-	require.NoError(s.t, s.server(c).Close())
+	requireNoError(s.t, s.server(c).Close(), "closing the server end")
 	s.waitStale(c)
 }
 
 // waitStale waits until c's socket shows something pending (EOF or data).
-func (s *tcpPeer) waitStale(c *conn.Conn) {
+func (s *tcpPeer) waitStale(c poolimpl.Conn) {
 	s.t.Helper()
-	probe := conn.New(c.NetConn(), conn.Config{ReadBufferSize: 64, WriteBufferSize: 64})
-	require.Eventually(s.t, probe.Stale, prompt, time.Millisecond, "the close never reached the client")
+	probe := conn.New(s.netConn(c), conn.Config{ReadBufferSize: 64, WriteBufferSize: 64})
+	require(s.t, eventually(probe.Stale, time.Millisecond), "the close never reached the client")
 }
 
 // closedByPool reports whether the pool closed c's socket.
-func (s *tcpPeer) closedByPool(c *conn.Conn) bool {
+func (s *tcpPeer) closedByPool(c poolimpl.Conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	tc := s.clients[c]
 	return tc != nil && tc.closed.Load()
 }
 
-// echo sends msg on c and reads it back.
-func echo(c *conn.Conn, msg string) (string, error) {
+// echo sends msg on c, a *conn.Conn, and reads it back.
+func echo(pc poolimpl.Conn, msg string) (string, error) {
+	c, ok := pc.(*conn.Conn)
+	if !ok {
+		return "", fmt.Errorf("the pool handed out a %T, not the *conn.Conn the DialFunc returned", pc)
+	}
 	if err := c.SetDeadline(time.Now().Add(prompt)); err != nil {
 		return "", err
 	}

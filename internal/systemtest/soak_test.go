@@ -1,4 +1,4 @@
-package fastrpc_test
+package systemtest_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/AmanTrance/FastRpc/internal/testserve"
 	"github.com/AmanTrance/FastRpc/master"
 	"github.com/AmanTrance/FastRpc/slave"
 )
@@ -41,10 +42,9 @@ func TestSoak(t *testing.T) {
 	goroutines0 := runtime.NumGoroutine()
 
 	m := master.New(master.Config{})
-	require.NoError(t, m.Register("sum", master.Info{}, sumHandler))
-	served := make(chan error, 1)
-	go func() { served <- m.ListenAndServe(context.Background(), "127.0.0.1:0") }()
-	s, err := slave.Dial(context.Background(), slave.Config{Address: m.Addr().String(), PoolSize: 64})
+	require.NoError(t, m.Register("sum", master.MethodInfo{}, sumHandler))
+	addr, served := testserve.Start(t, m, "127.0.0.1:0")
+	s, err := slave.Dial(context.Background(), slave.Config{Address: addr.String(), PoolSize: 64})
 	require.NoError(t, err)
 
 	var calls, ok, deadline, corrupt atomic.Int64

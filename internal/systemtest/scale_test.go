@@ -1,4 +1,4 @@
-package fastrpc_test
+package systemtest_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/AmanTrance/FastRpc/internal/testserve"
 	"github.com/AmanTrance/FastRpc/master"
 	"github.com/AmanTrance/FastRpc/slave"
 )
@@ -21,19 +22,18 @@ func TestThousandsOfConnections(t *testing.T) {
 	}
 	const n = 2000
 	m := master.New(master.Config{})
-	require.NoError(t, m.Register("id", master.Info{}, func(op *master.IOOperator) error {
+	require.NoError(t, m.Register("id", master.MethodInfo{}, func(op *master.IOOperator) error {
 		b, err := op.ReadAll()
 		if err != nil {
 			return err
 		}
 		return op.WriteIOFromBuffer(b)
 	}))
-	go func() { _ = m.ListenAndServe(context.Background(), "127.0.0.1:0") }()
-	t.Cleanup(func() { _ = m.Close() })
+	addr := testserve.Serve(t, m)
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	s, err := slave.Dial(ctx, slave.Config{Address: m.Addr().String(), PoolSize: n})
+	s, err := slave.Dial(ctx, slave.Config{Address: addr.String(), PoolSize: n})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close() })
 	require.Equal(t, n, s.PoolStats().Open)

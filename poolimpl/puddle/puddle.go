@@ -1,4 +1,25 @@
-package poolimpl
+// Package puddle is a connection pool for the slave on
+// github.com/jackc/puddle/v2, the pool under pgx, for programs that
+// already run puddle and want one pool implementation to reason about.
+// It costs more per Acquire than the builtin pool (poolimpl.Mutex) and
+// allocates while waiting; see [Factory] for how it is adapted to the
+// [poolimpl.Pool] contract, which it passes (package poolimpl/pooltest).
+//
+// In code, pass its Factory to the slave:
+//
+//	s, err := slave.New(slave.Config{Address: addr, Pool: puddle.Factory(poolimpl.Options{})})
+//
+// Importing the package also registers it as the module "pool.puddle",
+// so a slave's JSON config can name it, as a database/sql driver is
+// picked by name once imported:
+//
+//	import _ "github.com/AmanTrance/FastRpc/poolimpl/puddle"
+//
+//	{"address": "127.0.0.1:10000", "pool": {"module": "puddle", "idle_timeout": "90s"}}
+//
+// Its JSON fields are those of [poolimpl.Options]. Only programs that
+// import it link jackc/puddle and golang.org/x/sync.
+package puddle
 
 import (
 	"context"
@@ -6,34 +27,27 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/puddle/v2"
+	jpuddle "github.com/jackc/puddle/v2"
 
-	"github.com/AmanTrance/FastRpc/conn"
+	"github.com/AmanTrance/FastRpc/module"
+	"github.com/AmanTrance/FastRpc/poolimpl"
 )
 
-// PuddleConfig configures a [Puddle] pool.
-type PuddleConfig struct {
-	// Dial opens a new connection. Required.
-	Dial conn.DialFunc
-	// MaxSize bounds the connections open at once; 0 means DefaultMaxSize.
-	MaxSize int
-	// Options turn on warm, idle-timeout and lifetime management.
-	Options Options
-}
-
-// Puddle is a [conn.Pool] on github.com/jackc/puddle/v2, the pool under
-// pgx. Acquire, Release and Stats map onto puddle's own; each connection
-// carries its *puddle.Resource (see [conn.Conn.SetPoolData]), so Release
-// and Destroy need no lookup.
+// Factory returns the Factory of pools on github.com/jackc/puddle/v2,
+// the pool under pgx, with opts. The Factory rejects opts that fail
+// [poolimpl.Options.Check].
 //
-// Where puddle's behaviour does not fit conn.Pool, the wrapper adapts it:
+// Acquire, Release and Stats map onto puddle's own; the pool maps each
+// open connection to its *puddle.Resource, so Release and Destroy find it
+// with one lookup, under a mutex of the pool's own. Where puddle's
+// behaviour does not fit [poolimpl.Pool], the pool adapts it:
 //
 //   - puddle's Close blocks until every acquired resource is returned, and
-//     its waiters do not wake on Close. Puddle.Close does not call it: it
-//     closes the idle connections, resets the puddle pool (so connections
-//     released later are closed), and wakes waiters through a per-Acquire
-//     context that exists only on the slow path, when every slot is taken
-//     on arrival.
+//     its waiters do not wake on Close. The pool's Close does not call it:
+//     it closes the idle connections, resets the puddle pool (so
+//     connections released later are closed), and wakes waiters through a
+//     per-Acquire context that exists only on the slow path, when every
+//     slot is taken on arrival.
 //   - Destroy closes the connection and hijacks the resource, which frees
 //     its slot at once; puddle's own Destroy does it in a goroutine.
 //   - A dial started by an Acquire goes on if that caller gives up, and the
@@ -41,13 +55,31 @@ type PuddleConfig struct {
 //     finish). So a dial is bounded by Close and by the DialFunc's own
 //     timeout (the slave's DialTimeout), not by the caller's context, whose
 //     values it still sees.
+//   - MaxLifetime counts from puddle's creation time of the resource.
 //
 // Costs: an idle Acquire and Release allocate nothing, but each Acquire
 // that has to wait allocates (puddle's semaphore queue, plus the
 // cancellable context), and so does each dial. Waiting is FIFO.
-type Puddle struct {
-	pool    *puddle.Pool[*conn.Conn]
-	dial    conn.DialFunc
+func Factory(opts poolimpl.Options) poolimpl.Factory {
+	return func(dial poolimpl.DialFunc, size int) (poolimpl.Pool, error) {
+		return newPool(dial, size, opts)
+	}
+}
+
+// resource is puddle's handle of one connection.
+type resource = jpuddle.Resource[*entry]
+
+// entry is what puddle holds for one connection: the connection, and its
+// resource once handed out (set by the holder only, so without a lock).
+type entry struct {
+	c   poolimpl.Conn
+	res *resource
+}
+
+// pool is the pool [Factory] builds.
+type pool struct {
+	pool    *jpuddle.Pool[*entry]
+	dial    poolimpl.DialFunc
 	maxSize int64
 	minIdle int
 
@@ -60,6 +92,12 @@ type Puddle struct {
 	held    atomic.Int64
 	waiting atomic.Int64
 	closed  atomic.Bool
+
+	// entries maps every open connection to its entry, so Release and
+	// Destroy find its resource with one lookup. An entry is added when
+	// its connection is dialled and removed when it is closed.
+	entriesMu sync.Mutex
+	entries   map[poolimpl.Conn]*entry
 
 	// sweepMu is held while maintenance has the idle connections out of
 	// puddle (AcquireAllIdle marks them acquired), so Stats waits and never
@@ -80,46 +118,51 @@ type Puddle struct {
 	discarded  atomic.Uint64 // puddle acquires we did not hand out
 }
 
-// NewPuddle returns a pool. It dials nothing itself unless Options.MinIdle
+// newPool returns a pool. It dials nothing itself unless opts.MinIdle
 // asks for warm connections.
-func NewPuddle(cfg PuddleConfig) (*Puddle, error) {
-	size, err := checkSize("Puddle", cfg.Dial, cfg.MaxSize)
+func newPool(dial poolimpl.DialFunc, size int, opts poolimpl.Options) (*pool, error) {
+	size, err := opts.Check(dial, size)
 	if err != nil {
 		return nil, err
 	}
-	if err := cfg.Options.validateFor(size); err != nil {
-		return nil, err
-	}
-	p := &Puddle{
-		dial:        cfg.Dial,
+	p := &pool{
+		dial:        dial,
 		maxSize:     int64(size),
-		minIdle:     cfg.Options.MinIdle,
-		idleTimeout: time.Duration(cfg.Options.IdleTimeout),
-		maxLifetime: time.Duration(cfg.Options.MaxLifetime),
+		minIdle:     opts.MinIdle,
+		idleTimeout: time.Duration(opts.IdleTimeout),
+		maxLifetime: time.Duration(opts.MaxLifetime),
+		entries:     make(map[poolimpl.Conn]*entry, size),
 	}
 	p.closeCtx, p.closeNow = context.WithCancel(context.Background())
-	p.pool, err = puddle.NewPool(&puddle.Config[*conn.Conn]{
+	p.pool, err = jpuddle.NewPool(&jpuddle.Config[*entry]{
 		Constructor: p.construct,
-		Destructor:  func(c *conn.Conn) { _ = c.Close() },
+		Destructor:  p.destruct,
 		MaxSize:     int32(min(size, 1<<31-1)),
 	})
 	if err != nil {
 		p.closeNow()
 		return nil, err
 	}
-	if cfg.Options.maintained() {
+	if period := opts.Period(); period > 0 {
 		p.maintDone = make(chan struct{})
-		go p.maintain(cfg.Options.period())
+		go p.maintain(period)
 	}
 	return p, nil
+}
+
+// destruct is puddle's Destructor, for the resources puddle destroys
+// itself (those released after Close's Reset).
+func (p *pool) destruct(e *entry) {
+	p.forget(e.c)
+	_ = e.c.Close()
 }
 
 // construct is puddle's Constructor. puddle passes a context carrying the
 // caller's values but cancelled only by its own Close, which is never
 // called; the dial is cancelled by ours instead.
-func (p *Puddle) construct(ctx context.Context) (*conn.Conn, error) {
+func (p *pool) construct(ctx context.Context) (*entry, error) {
 	if p.closed.Load() {
-		return nil, conn.ErrPoolClosed
+		return nil, poolimpl.ErrClosed
 	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	stop := context.AfterFunc(p.closeCtx, cancel)
@@ -130,21 +173,25 @@ func (p *Puddle) construct(ctx context.Context) (*conn.Conn, error) {
 	if err != nil {
 		p.dialErrors.Add(1)
 		if p.closed.Load() {
-			return nil, conn.ErrPoolClosed
+			return nil, poolimpl.ErrClosed
 		}
 		return nil, err
 	}
 	if p.closed.Load() {
 		_ = c.Close()
-		return nil, conn.ErrPoolClosed
+		return nil, poolimpl.ErrClosed
 	}
-	return c, nil
+	e := &entry{c: c}
+	p.entriesMu.Lock()
+	p.entries[c] = e
+	p.entriesMu.Unlock()
+	return e, nil
 }
 
-// Acquire implements [conn.Pool].
-func (p *Puddle) Acquire(ctx context.Context) (*conn.Conn, error) {
+// Acquire implements [poolimpl.Pool].
+func (p *pool) Acquire(ctx context.Context) (poolimpl.Conn, error) {
 	if p.closed.Load() {
-		return nil, conn.ErrPoolClosed
+		return nil, poolimpl.ErrClosed
 	}
 	if p.held.Add(1) <= p.maxSize {
 		// A slot is free: puddle will not make this call wait, except
@@ -159,7 +206,7 @@ func (p *Puddle) Acquire(ctx context.Context) (*conn.Conn, error) {
 		}
 		if p.closed.Load() {
 			p.held.Add(-1)
-			return nil, conn.ErrPoolClosed
+			return nil, poolimpl.ErrClosed
 		}
 		// The connection was stale and is gone; try again below.
 	}
@@ -168,7 +215,7 @@ func (p *Puddle) Acquire(ctx context.Context) (*conn.Conn, error) {
 
 // acquireSlow waits for a slot in puddle's FIFO queue with a context that
 // Close cancels. The caller is counted in held.
-func (p *Puddle) acquireSlow(ctx context.Context) (*conn.Conn, error) {
+func (p *pool) acquireSlow(ctx context.Context) (poolimpl.Conn, error) {
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(p.closeCtx, cancel)
@@ -191,28 +238,29 @@ func (p *Puddle) acquireSlow(ctx context.Context) (*conn.Conn, error) {
 		}
 		if p.closed.Load() {
 			p.held.Add(-1)
-			return nil, conn.ErrPoolClosed
+			return nil, poolimpl.ErrClosed
 		}
 	}
 }
 
 // acquireError turns puddle's error into the contract's: ctx's error if
-// ctx ended, ErrPoolClosed once closed, else the dial's error.
-func (p *Puddle) acquireError(ctx context.Context, err error) error {
+// ctx ended, ErrClosed once closed, else the dial's error.
+func (p *pool) acquireError(ctx context.Context, err error) error {
 	if cerr := ctx.Err(); cerr != nil {
 		return cerr
 	}
 	if p.closed.Load() {
-		return conn.ErrPoolClosed
+		return poolimpl.ErrClosed
 	}
 	return err
 }
 
 // take checks a resource puddle handed out and returns its connection, or
 // closes it and returns nil: the pool closed meanwhile, or it is stale.
-func (p *Puddle) take(res *puddle.Resource[*conn.Conn]) *conn.Conn {
-	c := res.Value()
-	c.SetPoolData(res)
+func (p *pool) take(res *resource) poolimpl.Conn {
+	e := res.Value()
+	e.res = res // the same for the connection's life
+	c := e.c
 	switch {
 	case p.closed.Load():
 	case c.Stale():
@@ -226,27 +274,40 @@ func (p *Puddle) take(res *puddle.Resource[*conn.Conn]) *conn.Conn {
 }
 
 // drop closes c and removes its resource from puddle, freeing the slot.
-func (p *Puddle) drop(c *conn.Conn, res *puddle.Resource[*conn.Conn]) {
+// forget comes first: once the resource is gone, puddle may dial a new
+// connection into the slot.
+func (p *pool) drop(c poolimpl.Conn, res *resource) {
+	p.forget(c)
 	_ = c.Close()
 	res.Hijack()
 }
 
-func resourceOf(c *conn.Conn) *puddle.Resource[*conn.Conn] {
-	res, ok := c.PoolData().(*puddle.Resource[*conn.Conn])
-	if !ok {
-		panic("poolimpl: connection was not acquired from a Puddle pool")
-	}
-	return res
+// forget drops c from the resources map: it is closed for good.
+func (p *pool) forget(c poolimpl.Conn) {
+	p.entriesMu.Lock()
+	delete(p.entries, c)
+	p.entriesMu.Unlock()
 }
 
-// Release implements [conn.Pool]. A connection older than MaxLifetime is
+// resourceOf returns the resource of c, a connection this pool handed out.
+func (p *pool) resourceOf(c poolimpl.Conn) *resource {
+	p.entriesMu.Lock()
+	e := p.entries[c]
+	p.entriesMu.Unlock()
+	if e == nil || e.res == nil {
+		panic("puddle: connection was not acquired from this pool")
+	}
+	return e.res
+}
+
+// Release implements [poolimpl.Pool]. A connection older than MaxLifetime is
 // closed instead of kept.
-func (p *Puddle) Release(c *conn.Conn) {
-	res := resourceOf(c)
+func (p *pool) Release(c poolimpl.Conn) {
+	res := p.resourceOf(c)
 	switch {
 	case p.closed.Load():
 		p.drop(c, res)
-	case p.maxLifetime > 0 && time.Since(c.Created()) >= p.maxLifetime:
+	case p.maxLifetime > 0 && time.Since(res.CreationTime()) >= p.maxLifetime:
 		p.expired.Add(1)
 		p.drop(c, res)
 	default:
@@ -255,16 +316,16 @@ func (p *Puddle) Release(c *conn.Conn) {
 	p.held.Add(-1)
 }
 
-// Destroy implements [conn.Pool].
-func (p *Puddle) Destroy(c *conn.Conn) {
-	p.drop(c, resourceOf(c))
+// Destroy implements [poolimpl.Pool].
+func (p *pool) Destroy(c poolimpl.Conn) {
+	p.drop(c, p.resourceOf(c))
 	p.held.Add(-1)
 }
 
-// Stats implements [conn.Pool]. Open counts connections being dialled;
+// Stats implements [poolimpl.Pool]. Open counts connections being dialled;
 // Waiting counts callers that found every slot taken, from a moment
 // before they queue in puddle.
-func (p *Puddle) Stats() conn.PoolStats {
+func (p *pool) Stats() poolimpl.Stats {
 	// discarded first: each discard follows its puddle acquire, so the
 	// difference cannot go below zero.
 	discarded := p.discarded.Load()
@@ -273,7 +334,7 @@ func (p *Puddle) Stats() conn.PoolStats {
 	p.sweepMu.Unlock()
 	open := int(st.TotalResources())
 	idle := int(st.IdleResources())
-	return conn.PoolStats{
+	return poolimpl.Stats{
 		Open:       open,
 		Idle:       idle,
 		InUse:      open - idle,
@@ -288,11 +349,11 @@ func (p *Puddle) Stats() conn.PoolStats {
 	}
 }
 
-// Close implements [conn.Pool] without blocking on connections in use:
+// Close implements [poolimpl.Pool] without blocking on connections in use:
 // it wakes waiters, cancels dials, stops maintenance (waiting for it),
 // closes idle connections, and resets puddle so connections released
 // later are closed.
-func (p *Puddle) Close() error {
+func (p *pool) Close() error {
 	if !p.closed.CompareAndSwap(false, true) {
 		return nil
 	}
@@ -301,7 +362,7 @@ func (p *Puddle) Close() error {
 		<-p.maintDone
 	}
 	for _, res := range p.pool.AcquireAllIdle() {
-		p.drop(res.Value(), res)
+		p.drop(res.Value().c, res)
 	}
 	// Anything that slipped into idle since, or is released by a caller
 	// that saw the pool open, belongs to the old generation and is closed.
@@ -310,7 +371,7 @@ func (p *Puddle) Close() error {
 }
 
 // maintain runs the background work Options asked for until Close.
-func (p *Puddle) maintain(period time.Duration) {
+func (p *pool) maintain(period time.Duration) {
 	defer close(p.maintDone)
 	t := time.NewTicker(period)
 	defer t.Stop()
@@ -327,7 +388,7 @@ func (p *Puddle) maintain(period time.Duration) {
 
 // sweep closes the idle connections that are stale, past MaxLifetime, or
 // (beyond MinIdle) idle longer than IdleTimeout.
-func (p *Puddle) sweep() {
+func (p *pool) sweep() {
 	p.sweepMu.Lock()
 	defer p.sweepMu.Unlock()
 	idle := p.pool.AcquireAllIdle()
@@ -339,11 +400,11 @@ func (p *Puddle) sweep() {
 	}
 	kept := 0
 	for _, res := range idle {
-		c := res.Value()
+		c := res.Value().c
 		switch {
 		case c.Stale():
 			p.stale.Add(1)
-		case p.maxLifetime > 0 && time.Since(c.Created()) >= p.maxLifetime:
+		case p.maxLifetime > 0 && time.Since(res.CreationTime()) >= p.maxLifetime:
 			p.expired.Add(1)
 		case p.idleTimeout > 0 && kept >= p.minIdle && res.IdleDuration() >= p.idleTimeout:
 			p.expired.Add(1)
@@ -358,7 +419,7 @@ func (p *Puddle) sweep() {
 
 // fill dials, one at a time, until MinIdle connections are idle or the
 // pool is full. It stops at the first failure; the next round tries again.
-func (p *Puddle) fill() {
+func (p *pool) fill() {
 	if p.minIdle == 0 {
 		return
 	}
@@ -377,4 +438,29 @@ func (p *Puddle) fill() {
 			return
 		}
 	}
+}
+
+func init() {
+	module.Register(puddleModule{})
+}
+
+// puddleModule is the "pool.puddle" module: this package's pool configured
+// from JSON, {"module": "puddle", "idle_timeout": "90s"}. Its fields are
+// those of poolimpl.Options.
+type puddleModule struct {
+	poolimpl.Options
+}
+
+// FastRpcModule implements module.Module.
+func (puddleModule) FastRpcModule() module.ModuleInfo {
+	return module.ModuleInfo{ID: module.NamespacePool + ".puddle", New: func() module.Module { return new(puddleModule) }}
+}
+
+// Validate implements module.Validator.
+func (m *puddleModule) Validate() error { return m.Options.Validate() }
+
+// NewPool implements poolimpl.Module: a puddle pool of at most size
+// connections.
+func (m *puddleModule) NewPool(dial poolimpl.DialFunc, size int) (poolimpl.Pool, error) {
+	return Factory(m.Options)(dial, size)
 }

@@ -1,4 +1,4 @@
-package fastrpc_test
+package systemtest_test
 
 import (
 	"context"

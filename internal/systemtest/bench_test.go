@@ -1,4 +1,4 @@
-package fastrpc_test
+package systemtest_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/AmanTrance/FastRpc/internal/testserve"
 	"github.com/AmanTrance/FastRpc/master"
 	"github.com/AmanTrance/FastRpc/slave"
 )
@@ -20,7 +21,7 @@ var smallBufs = sync.Pool{New: func() any { return new([smallSize]byte) }}
 func benchPeer(b *testing.B, poolSize int) *slave.Slave {
 	b.Helper()
 	m := master.New(master.Config{})
-	err := m.Register("echo", master.Info{}, func(op *master.IOOperator) error {
+	err := m.Register("echo", master.MethodInfo{}, func(op *master.IOOperator) error {
 		// A handler that reuses its buffers allocates nothing per call.
 		if n := int(op.ReadDataLeft()); n <= smallSize {
 			buf := smallBufs.Get().(*[smallSize]byte)
@@ -35,9 +36,8 @@ func benchPeer(b *testing.B, poolSize int) *slave.Slave {
 	if err != nil {
 		b.Fatal(err)
 	}
-	go func() { _ = m.ListenAndServe(context.Background(), "127.0.0.1:0") }()
-	b.Cleanup(func() { _ = m.Close() })
-	s, err := slave.Dial(context.Background(), slave.Config{Address: m.Addr().String(), PoolSize: poolSize})
+	addr := testserve.Serve(b, m)
+	s, err := slave.Dial(context.Background(), slave.Config{Address: addr.String(), PoolSize: poolSize})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -45,17 +45,18 @@ func benchPeer(b *testing.B, poolSize int) *slave.Slave {
 	return s
 }
 
-// BenchmarkCallForBuffer is one caller, echoing payloads of several sizes;
-// the response slice is the only allocation.
-func BenchmarkCallForBuffer(b *testing.B) {
+// BenchmarkCall is one caller, echoing payloads of several sizes; the
+// response slice is the only allocation.
+func BenchmarkCall(b *testing.B) {
 	for _, size := range []int{32, 4 << 10, 1 << 20} {
 		b.Run(fmt.Sprintf("%dB", size), func(b *testing.B) {
 			s := benchPeer(b, 1)
 			req := make([]byte, size)
+			ctx := context.Background()
 			b.SetBytes(int64(size))
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := s.CallForBuffer("echo", req); err != nil {
+				if _, err := s.Call(ctx, "echo", req); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -1,4 +1,4 @@
-package fastrpc_test
+package systemtest_test
 
 import (
 	"bufio"
@@ -22,6 +22,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/AmanTrance/FastRpc/internal/testserve"
 	"github.com/AmanTrance/FastRpc/master"
 	"github.com/AmanTrance/FastRpc/slave"
 )
@@ -41,7 +42,7 @@ func TestFaultChildMaster(t *testing.T) {
 		t.Skip("runs only as the child of the fault tests")
 	}
 	m := master.New(master.Config{})
-	if err := m.Register("sum", master.Info{}, sumHandler); err != nil {
+	if err := m.Register("sum", master.MethodInfo{}, sumHandler); err != nil {
 		t.Fatal(err)
 	}
 	ln, err := net.Listen("tcp", addr)
@@ -226,27 +227,49 @@ func (p *cutProxy) serve() {
 }
 
 // TestFaultConnectionReset resets connections mid-request and
-// mid-response. Those calls fail with ErrConnection; the slave then
-// recovers on fresh connections.
+// mid-response. Those calls fail with ErrConnection and are never sent
+// again: the handler runs once for a call whose request reached it whole
+// and was reset on the way back, and never runs whole for one cut on the
+// way there. The slave then recovers on fresh connections.
 func TestFaultConnectionReset(t *testing.T) {
+	var runs, served, returned atomic.Int64 // handler runs, runs that read the whole request, runs ended
 	m := master.New(master.Config{})
-	require.NoError(t, m.Register("sum", master.Info{}, sumHandler))
-	go func() { _ = m.ListenAndServe(context.Background(), "127.0.0.1:0") }()
-	t.Cleanup(func() { _ = m.Close() })
-	p := newCutProxy(t, m.Addr().String())
+	require.NoError(t, m.Register("sum", master.MethodInfo{}, func(op *master.IOOperator) error {
+		runs.Add(1)
+		defer returned.Add(1)
+		b, err := op.ReadAll()
+		if err != nil {
+			return err
+		}
+		served.Add(1)
+		sum := sha256.Sum256(b)
+		return op.WriteIOFromBuffer(append(sum[:], b...))
+	}))
+	p := newCutProxy(t, testserve.Serve(t, m).String())
+	// settled waits until no handler runs, a moment after the slave's call
+	// returned (a request cut on its way may reach the handler late).
+	settled := func() (int64, int64) {
+		t.Helper()
+		time.Sleep(20 * time.Millisecond)
+		require.Eventually(t, func() bool { return runs.Load() == returned.Load() }, 10*time.Second, time.Millisecond)
+		return runs.Load(), served.Load()
+	}
 
 	req := bytes.Repeat([]byte("0123456789abcdef"), 64<<10) // 1 MiB
 	for _, tc := range []struct {
 		name     string
 		up, down int64
+		reached  bool // the request reached the handler whole before the reset
 	}{
-		{"mid-request", 8 + 32 + 500<<10, 0},  // preface, header, half the body
-		{"mid-response", 0, 8 + 16 + 300<<10}, // preface, header, part of the body
-		{"mid-header", 0, 8 + 10},
+		{"mid-request", 8 + 32 + 500<<10, 0, false}, // preface, header, half the body
+		{"mid-response", 0, 8 + 16 + 300<<10, true}, // preface, header, part of the body
+		{"mid-header", 0, 8 + 10, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// The proxy decides where to cut when it accepts, so each case
-			// starts a slave whose first connection is the one cut.
+			// starts a slave whose first connection is the one cut; a
+			// re-send would go over a connection cut the same way.
+			runs0, served0 := settled()
 			p.cutUp.Store(tc.up)
 			p.cutDn.Store(tc.down)
 			s, err := slave.New(slave.Config{Address: p.ln.Addr().String(), PoolSize: 1})
@@ -257,12 +280,23 @@ func TestFaultConnectionReset(t *testing.T) {
 			_, err = s.Call(ctx, "sum", req)
 			require.ErrorIs(t, err, slave.ErrConnection)
 			require.NoError(t, ctx.Err(), "the failure must be reported, not waited out")
+			r, sv := settled()
+			if tc.reached {
+				require.EqualValues(t, 1, r-runs0, "handler runs for one call reset after reaching it (a re-send?)")
+				require.EqualValues(t, 1, sv-served0, "whole requests served for one call reset after reaching the handler")
+			} else {
+				require.LessOrEqual(t, r-runs0, int64(1), "handler runs for one call cut on its way (a re-send?)")
+				require.Zero(t, sv-served0, "a request cut on its way was served whole")
+			}
 
 			p.cutUp.Store(0)
 			p.cutDn.Store(0)
 			resp, err := s.Call(ctx, "sum", req)
 			require.NoError(t, err, "the slave recovers on a fresh connection")
 			require.NoError(t, checkSum(req, resp))
+			r2, sv2 := settled()
+			require.Equal(t, int64(1), r2-r, "handler runs for the recovering call")
+			require.Equal(t, int64(1), sv2-sv, "whole requests served for the recovering call")
 		})
 	}
 }
