@@ -35,6 +35,7 @@ import (
 	"github.com/AmanTrance/FastRpc/master"
 	"github.com/AmanTrance/FastRpc/middleware"
 	"github.com/AmanTrance/FastRpc/module"
+	_ "github.com/AmanTrance/FastRpc/poolimpl/puddle" // "pool.puddle", named in config/slave-mtls.json
 	"github.com/AmanTrance/FastRpc/slave"
 	"github.com/AmanTrance/FastRpc/transport"
 	"github.com/AmanTrance/FastRpc/typed"
