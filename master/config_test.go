@@ -221,7 +221,7 @@ func (slaveOnly) FastRpcModule() module.ModuleInfo {
 func init() { module.Register(slaveOnly{}) }
 
 func snapshotCalls(method string) uint64 {
-	for _, s := range middleware.DefaultCounters.Snapshot() {
+	for _, s := range middleware.NamedCounters("").Snapshot() {
 		if s.Method == method {
 			return s.Calls
 		}

@@ -19,7 +19,7 @@ func TestCallMiddleware(t *testing.T) {
 	var buf syncBuffer
 	logging := &middleware.CallLogging{Logger: slog.New(slog.NewJSONHandler(&buf, nil))}
 	require.NoError(t, logging.Provision(context.Background()))
-	counters := middleware.NewCounters()
+	counters := new(middleware.Counters)
 	var order []string
 	trace := func(name string) slave.Middleware {
 		return func(next slave.Invoker) slave.Invoker {
@@ -71,7 +71,7 @@ func TestCallMiddleware(t *testing.T) {
 
 // Call middleware counts in CallStream too.
 func TestCallMiddlewareStream(t *testing.T) {
-	counters := middleware.NewCounters()
+	counters := new(middleware.Counters)
 	s, err := slave.New(slave.Config{Address: serve(t, nil), PoolSize: 1,
 		Middleware: []slave.Middleware{(&middleware.CallMetrics{Sink: counters}).WrapCall}})
 	require.NoError(t, err)

@@ -28,7 +28,7 @@ type Metrics struct {
 	Sink MetricsSink `json:"-"`
 	// Name picks the Counters (NamedCounters) a JSON-configured module
 	// reports to, so that, say, a master and a slave in one process keep
-	// apart; "" means DefaultCounters.
+	// apart; "" is the process's default Counters, NamedCounters("").
 	Name string `json:"name,omitempty"`
 }
 
@@ -68,31 +68,28 @@ func (m *Metrics) WrapHandler(next master.Handler) master.Handler {
 	}
 }
 
-// DefaultCounters is the sink of Metrics modules given neither a Sink nor
-// a Name.
-var DefaultCounters = NewCounters()
-
 var (
 	namedMu sync.Mutex
-	named   = map[string]*Counters{"": DefaultCounters}
+	named   = map[string]*Counters{}
 )
 
 // NamedCounters returns the process-wide Counters called name, making it on
-// first use; "" is DefaultCounters.
+// first use. NamedCounters("") is the sink of Metrics modules given neither
+// a Sink nor a Name.
 func NamedCounters(name string) *Counters {
 	namedMu.Lock()
 	defer namedMu.Unlock()
 	c := named[name]
 	if c == nil {
-		c = NewCounters()
+		c = new(Counters)
 		named[name] = c
 	}
 	return c
 }
 
-// LatencyBuckets are the upper bounds of Counters' histogram buckets; a
-// last, unbounded bucket follows them.
-var LatencyBuckets = []time.Duration{
+// latencyBuckets are the upper bounds of Counters' histogram buckets; a
+// last, unbounded bucket follows them. MethodStats.Bounds is a copy.
+var latencyBuckets = []time.Duration{
 	50 * time.Microsecond, 100 * time.Microsecond, 250 * time.Microsecond, 500 * time.Microsecond,
 	time.Millisecond, 2500 * time.Microsecond, 5 * time.Millisecond, 10 * time.Millisecond,
 	25 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond,
@@ -101,7 +98,7 @@ var LatencyBuckets = []time.Duration{
 
 // Counters is an in-memory MetricsSink: per method, calls, errors (any
 // status but ok), bytes and a latency histogram. Observing allocates
-// nothing once a method has been seen.
+// nothing once a method has been seen. The zero value is ready to use.
 type Counters struct {
 	mu      sync.RWMutex
 	methods map[string]*methodCounters
@@ -110,11 +107,8 @@ type Counters struct {
 type methodCounters struct {
 	calls, errors, reqBytes, respBytes atomic.Uint64
 	nanos                              atomic.Int64
-	buckets                            []atomic.Uint64 // len(LatencyBuckets)+1
+	buckets                            []atomic.Uint64 // len(latencyBuckets)+1
 }
-
-// NewCounters returns an empty Counters.
-func NewCounters() *Counters { return &Counters{methods: map[string]*methodCounters{}} }
 
 // ObserveCall implements MetricsSink.
 func (c *Counters) ObserveCall(method string, status frame.Status, d time.Duration, req, resp uint64) {
@@ -123,8 +117,11 @@ func (c *Counters) ObserveCall(method string, status frame.Status, d time.Durati
 	c.mu.RUnlock()
 	if mc == nil {
 		c.mu.Lock()
+		if c.methods == nil {
+			c.methods = map[string]*methodCounters{}
+		}
 		if mc = c.methods[method]; mc == nil {
-			mc = &methodCounters{buckets: make([]atomic.Uint64, len(LatencyBuckets)+1)}
+			mc = &methodCounters{buckets: make([]atomic.Uint64, len(latencyBuckets)+1)}
 			c.methods[method] = mc
 		}
 		c.mu.Unlock()
@@ -136,7 +133,7 @@ func (c *Counters) ObserveCall(method string, status frame.Status, d time.Durati
 	mc.reqBytes.Add(req)
 	mc.respBytes.Add(resp)
 	mc.nanos.Add(int64(d))
-	i, _ := slices.BinarySearch(LatencyBuckets, d)
+	i, _ := slices.BinarySearch(latencyBuckets, d)
 	mc.buckets[i].Add(1)
 }
 
@@ -147,9 +144,11 @@ type MethodStats struct {
 	RequestBytes  uint64
 	ResponseBytes uint64
 	TotalTime     time.Duration
-	// Buckets[i] counts calls that took at most LatencyBuckets[i] (and more
-	// than the bound before); the last counts the rest.
+	// Buckets[i] counts calls that took at most Bounds[i] (and more than
+	// the bound before); the last counts the rest.
 	Buckets []uint64
+	// Bounds are the buckets' upper bounds, 50µs to 10s.
+	Bounds []time.Duration
 }
 
 // Snapshot returns every method's counters, sorted by method name.
@@ -162,6 +161,7 @@ func (c *Counters) Snapshot() []MethodStats {
 			Method: name, Calls: mc.calls.Load(), Errors: mc.errors.Load(),
 			RequestBytes: mc.reqBytes.Load(), ResponseBytes: mc.respBytes.Load(),
 			TotalTime: time.Duration(mc.nanos.Load()), Buckets: make([]uint64, len(mc.buckets)),
+			Bounds: slices.Clone(latencyBuckets),
 		}
 		for i := range mc.buckets {
 			s.Buckets[i] = mc.buckets[i].Load()

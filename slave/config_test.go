@@ -195,7 +195,7 @@ func TestFromJSONConfigCloseCleansUp(t *testing.T) {
 }
 
 func callsOf(method string) uint64 {
-	for _, s := range middleware.DefaultCounters.Snapshot() {
+	for _, s := range middleware.NamedCounters("").Snapshot() {
 		if s.Method == method {
 			return s.Calls
 		}

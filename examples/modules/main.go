@@ -109,8 +109,8 @@ func run() error {
 		return fmt.Errorf("mutual TLS: %w", err)
 	}
 
-	fmt.Println("\nmaster.middleware.metrics, both masters (middleware.DefaultCounters):")
-	for _, st := range middleware.DefaultCounters.Snapshot() {
+	fmt.Println("\nmaster.middleware.metrics, both masters (middleware.NamedCounters(\"\")):")
+	for _, st := range middleware.NamedCounters("").Snapshot() {
 		fmt.Printf("  %-14s calls %d, errors %d\n", st.Method, st.Calls, st.Errors)
 	}
 	fmt.Println("\ndone; temporary directory removed")
