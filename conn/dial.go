@@ -87,7 +87,8 @@ type DialConfig struct {
 // context.DeadlineExceeded. A refusal in the master's preface matches
 // ErrMasterOverloaded or ErrMasterShuttingDown; a peer that does not speak
 // FastRpc gives frame.ErrBadMagic, another protocol version a
-// *frame.VersionError.
+// *frame.VersionError. The steps' bounds hold inside a longer ctx deadline
+// too: pass a negative timeout to leave a step to ctx alone.
 func Dial(ctx context.Context, d Dialer, network, address string, cfg DialConfig) (*Conn, error) {
 	cfg.ConnectTimeout = orDefault(cfg.ConnectTimeout, DefaultConnectTimeout)
 	cfg.HandshakeTimeout = orDefault(cfg.HandshakeTimeout, DefaultHandshakeTimeout)

@@ -22,6 +22,14 @@ var cleanups = struct {
 	n map[string]int
 }{n: map[string]int{}}
 
+// resetCleanups forgets earlier counts, so a test can run again
+// (go test -count=2).
+func resetCleanups() {
+	cleanups.Lock()
+	defer cleanups.Unlock()
+	clear(cleanups.n)
+}
+
 func cleanedUp(tag string) int {
 	cleanups.Lock()
 	defer cleanups.Unlock()
@@ -160,6 +168,7 @@ func TestFromJSONConfigErrors(t *testing.T) {
 
 // A config that fails cleans up the modules loaded before the failure.
 func TestFromJSONConfigFailureCleansUp(t *testing.T) {
+	resetCleanups()
 	_, err := master.FromJSON(context.Background(), []byte(`{
 		"listeners": [{"module": "test_loopback", "tag": "fail.l"}],
 		"middleware": [{"module": "test_counting", "tag": "fail.m"}, {"module": "test_counting", "tag": "fail.bad", "extra": 1}]
@@ -180,6 +189,7 @@ func TestFromJSONConfigFailureCleansUp(t *testing.T) {
 // Closing or shutting down a master built by FromJSON runs the Cleanup of
 // its listener and middleware modules, once.
 func TestFromJSONConfigCloseCleansUp(t *testing.T) {
+	resetCleanups()
 	config := func(tag string) []byte {
 		return []byte(`{"listeners": [{"module": "test_loopback", "tag": "` + tag + `.l"}],
 			"middleware": [{"module": "test_counting", "tag": "` + tag + `.m"}, {"module": "logging"}]}`)

@@ -72,9 +72,9 @@ type Config struct {
 	// their connections count until the handlers return.
 	// 0 means DefaultMaxConnections.
 	MaxConnections int
-	// ShutdownTimeout is how long Start waits for in-flight calls after its
-	// context is cancelled, before closing everything.
-	// 0 means DefaultShutdownTimeout.
+	// ShutdownTimeout is how long Serve, ListenAndServe and Run wait for
+	// in-flight calls after their context is cancelled, before closing
+	// everything. 0 means DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
 	// Logger receives connection errors, handler panics (with their stack)
 	// and protocol violations. Nil means nothing is logged.
@@ -85,7 +85,8 @@ type Config struct {
 	// in order: the first is outermost. It is applied once at registration,
 	// so a master without middleware pays nothing per call.
 	Middleware []Middleware
-	// Listeners are what Run serves; Serve and Start take theirs directly.
+	// Listeners are what Run serves; Serve and ListenAndServe take theirs
+	// directly.
 	Listeners []conn.Listener
 }
 
@@ -120,8 +121,8 @@ func (c Config) withDefaults() Config {
 
 // Errors returned by a Master.
 var (
-	// ErrClosed is returned by Serve and Start on a master that was already
-	// closed or shut down.
+	// ErrClosed is returned by Serve, ListenAndServe and Run on a master
+	// that was already closed or shut down.
 	ErrClosed = errors.New("fastrpc: master is closed")
 	// ErrDuplicate is returned when a method name is registered twice.
 	ErrDuplicate = errors.New("fastrpc: method already registered")
@@ -298,13 +299,28 @@ func (m *Master) Capabilities() []frame.Capability {
 	return append([]frame.Capability(nil), m.infos...)
 }
 
+// Addrs returns the addresses of the listeners being served now, in no
+// particular order; with port 0 they tell the port picked. It does not
+// wait: a listener is there once Serve (or Run, for each of
+// Config.Listeners) has started on it.
+func (m *Master) Addrs() []net.Addr {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	addrs := make([]net.Addr, 0, len(m.listeners))
+	for ln := range m.listeners {
+		addrs = append(addrs, ln.Addr())
+	}
+	return addrs
+}
+
 // Run opens every listener in Config.Listeners and serves them all until
-// ctx is cancelled (then it shuts down gracefully, as Start does) or the
-// master is shut down or closed. It returns nil then, or the first error of
-// a listener that failed.
+// ctx is cancelled (then it shuts down gracefully, for up to
+// Config.ShutdownTimeout) or the master is shut down or closed. It returns
+// nil then, or the first error of a listener that failed. Addrs tells
+// where it listens.
 func (m *Master) Run(ctx context.Context) error {
 	if len(m.cfg.Listeners) == 0 {
-		return errors.New("fastrpc: Run: Config.Listeners is empty; use Serve, ListenAndServe or Start, or configure listeners")
+		return errors.New("fastrpc: Run: Config.Listeners is empty; use Serve or ListenAndServe, or configure listeners")
 	}
 	lns := make([]net.Listener, 0, len(m.cfg.Listeners))
 	for i, l := range m.cfg.Listeners {
@@ -343,9 +359,9 @@ func (m *Master) ListenAndServe(ctx context.Context, address string) error {
 
 // Serve accepts connections on ln and serves each in its own goroutine. It
 // blocks until ctx is cancelled (then it shuts the whole master down
-// gracefully, see Start), Shutdown or Close is called (it returns nil), or
-// ln fails (it returns the error). Serve may be called for several
-// listeners at once; ln is closed when Serve returns.
+// gracefully, for up to Config.ShutdownTimeout), Shutdown or Close is
+// called (it returns nil), or ln fails (it returns the error). Serve may be
+// called for several listeners at once; ln is closed when Serve returns.
 func (m *Master) Serve(ctx context.Context, ln net.Listener) error {
 	m.mu.Lock()
 	if m.closed || m.shuttingDown.Load() {

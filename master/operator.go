@@ -25,11 +25,15 @@ var (
 	ErrBeyondRequest = errors.New("fastrpc: read beyond the end of the request")
 	// ErrPermissionDenied, returned (wrapped) by a handler or middleware,
 	// refuses the call with StatusPermissionDenied and the error's message.
-	ErrPermissionDenied = errors.New("fastrpc: permission denied")
+	// It and ErrPanicked are the two errors without the "fastrpc: "
+	// prefix: they are markers to wrap (fmt.Errorf("user %s: %w", u,
+	// ErrPermissionDenied)), and their text becomes the message the slave
+	// gets.
+	ErrPermissionDenied = errors.New("permission denied")
 	// ErrPanicked, returned (wrapped) by a handler or middleware that
 	// recovered a panic, answers StatusHandlerPanic with a generic message:
 	// the details belong in the master's log, not with the peer.
-	ErrPanicked = errors.New("fastrpc: handler panicked")
+	ErrPanicked = errors.New("handler panicked")
 	// ErrSlaveGone is the cause (context.Cause) of a call's context
 	// cancelled because its slave closed the connection while the handler
 	// ran: nobody will read the answer.

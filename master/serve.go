@@ -16,7 +16,6 @@ import (
 
 	"github.com/AmanTrance/FastRpc/conn"
 	"github.com/AmanTrance/FastRpc/frame"
-	"github.com/AmanTrance/FastRpc/internal/errtext"
 )
 
 // Connection states, in the low bits of serverConn.state. While a
@@ -548,7 +547,7 @@ func (sc *serverConn) handle(h frame.RequestHeader) bool {
 			break
 		}
 		status := StatusOf(op, err)
-		msg := errtext.Text(err)
+		msg := err.Error()
 		if status == frame.StatusHandlerPanic {
 			msg = panicMessage // details stay in the master's log
 		}

@@ -82,7 +82,7 @@ func ExampleLoadAs() {
 	// cleanup: upper "!!!!"
 	// fastrpc: module "example.shouter.upper": invalid config: suffix: at most 3 characters
 	// fastrpc: module "example.shouter.upper": config field "sufix": json: unknown field "sufix"
-	// fastrpc: module "example.shouter.lower" not registered; known in namespace "example.shouter": example.shouter.upper
+	// fastrpc: module "example.shouter.lower" not registered; known in namespace "example.shouter": example.shouter.upper; a module is registered by importing its package (a blank import will do)
 	// cleanup: upper "?!"
 	// cleanup: upper "!"
 }

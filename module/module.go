@@ -184,6 +184,11 @@ func Lookup(id ID) (ModuleInfo, error) {
 	if len(elsewhere) > 0 {
 		msg += fmt.Sprintf(" (in other namespaces: %s)", strings.Join(elsewhere, ", "))
 	}
+	if len(known) > 0 && len(elsewhere) == 0 {
+		// A module registers itself when its package is imported: "pool.puddle"
+		// needs _ "github.com/AmanTrance/FastRpc/poolimpl/puddle".
+		msg += "; a module is registered by importing its package (a blank import will do)"
+	}
 	return ModuleInfo{}, &notFound{msg}
 }
 

@@ -235,7 +235,7 @@ func TestLookupMissingListsKnown(t *testing.T) {
 	_, err := module.Lookup("testns.gadget")
 	require.ErrorIs(t, err, module.ErrNotFound)
 	assert.Equal(t, "fastrpc: module not registered", module.ErrNotFound.Error())
-	assert.EqualError(t, err, `fastrpc: module "testns.gadget" not registered; known in namespace "testns": testns.logger_probe, testns.mute, testns.plain, testns.widget`)
+	assert.EqualError(t, err, `fastrpc: module "testns.gadget" not registered; known in namespace "testns": testns.logger_probe, testns.mute, testns.plain, testns.widget; a module is registered by importing its package (a blank import will do)`)
 
 	_, err = module.Lookup("nowhere.thing")
 	require.ErrorIs(t, err, module.ErrNotFound)

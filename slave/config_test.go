@@ -23,6 +23,14 @@ var cleanups = struct {
 	n map[string]int
 }{n: map[string]int{}}
 
+// resetCleanups forgets earlier counts, so a test can run again
+// (go test -count=2).
+func resetCleanups() {
+	cleanups.Lock()
+	defer cleanups.Unlock()
+	clear(cleanups.n)
+}
+
 func cleanedUp(tag string) int {
 	cleanups.Lock()
 	defer cleanups.Unlock()
@@ -157,6 +165,7 @@ func TestFromJSONConfigMasterMiddleware(t *testing.T) {
 // A config that fails cleans up the modules loaded before the failure:
 // its dialer, pool and middleware.
 func TestFromJSONConfigFailureCleansUp(t *testing.T) {
+	resetCleanups()
 	doc := `{
 		"address": "x",
 		"dialer": {"module": "test_counting", "tag": "fail.dialer"},
@@ -181,6 +190,7 @@ func TestFromJSONConfigFailureCleansUp(t *testing.T) {
 // Closing a slave built by FromJSON runs the Cleanup of its dialer, pool
 // and middleware modules, once.
 func TestFromJSONConfigCloseCleansUp(t *testing.T) {
+	resetCleanups()
 	sock := filepath.Join(t.TempDir(), "m.sock")
 	s, err := slave.FromJSON(context.Background(), tallyConfig(sock, "close"))
 	require.NoError(t, err)

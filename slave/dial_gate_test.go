@@ -155,7 +155,7 @@ func TestDialGateFailFastWindows(t *testing.T) {
 // error must not look like the caller's deadline.
 func TestDialGateBackoffIsNotTheCallersDeadline(t *testing.T) {
 	g, f := newTestGate(t, true)
-	// What conn.DialWith returns for its own ConnectTimeout: it shows the
+	// What conn.Dial returns for its own ConnectTimeout: it shows the
 	// net error (which matches context.DeadlineExceeded) without wrapping.
 	f.set(fmt.Errorf("fastrpc: connecting to the master: %w after 10s (dial tcp: i/o timeout)", conn.ErrDialTimeout), nil)
 	_, err := g.dial(context.Background())

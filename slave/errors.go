@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/AmanTrance/FastRpc/conn"
 	"github.com/AmanTrance/FastRpc/frame"
+	"github.com/AmanTrance/FastRpc/internal/errtext"
 )
 
 // Sentinel errors. Those that name a response status match a *RemoteError
@@ -75,10 +77,13 @@ type RemoteError struct {
 }
 
 func (e *RemoteError) Error() string {
+	// A message made by FastRpc on the master (typed's, say) has the
+	// prefix this text already starts with; it is shown once.
+	msg := strings.TrimPrefix(e.Message, errtext.Prefix)
 	if e.Code != 0 {
-		return fmt.Sprintf("fastrpc: call %q: %v (code %d): %s", e.Method, e.Status, e.Code, e.Message)
+		return fmt.Sprintf("fastrpc: call %q: %v (code %d): %s", e.Method, e.Status, e.Code, msg)
 	}
-	return fmt.Sprintf("fastrpc: call %q: %v: %s", e.Method, e.Status, e.Message)
+	return fmt.Sprintf("fastrpc: call %q: %v: %s", e.Method, e.Status, msg)
 }
 
 // Is reports whether target is the sentinel for e's status.

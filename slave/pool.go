@@ -67,7 +67,7 @@ type dialGate struct {
 	addr     string
 	failFast bool
 	maxSpare int
-	connect  func(ctx context.Context) (*conn.Conn, error) // one real dial; errors as conn.DialWith gives them
+	connect  func(ctx context.Context) (*conn.Conn, error) // one real dial; errors as conn.Dial gives them
 	queued   func() int                                    // callers waiting for a pool slot; set once the pool exists
 	stopCtx  context.Context                               // ends at close: cancels dials in flight
 	stop     context.CancelFunc
@@ -396,7 +396,7 @@ func (g *dialGate) close() {
 	g.wg.Wait()
 }
 
-// dialError turns conn.DialWith's error into the slave's: every one
+// dialError turns conn.Dial's error into the slave's: every one
 // matches ErrUnavailable (nothing was sent), a peer that does not speak
 // FastRpc (or another version) also ErrProtocol. The message starts by
 // saying that the request was not sent and, where conn's message does not

@@ -570,8 +570,10 @@ func (s *Slave) acquire(ctx context.Context) (*conn.Conn, error) {
 		return nil, err
 	}
 	c, ok := pc.(*conn.Conn)
-	if !ok {
-		s.pool.Destroy(pc)
+	if !ok || c == nil {
+		if pc != nil {
+			s.pool.Destroy(pc)
+		}
 		return nil, fmt.Errorf("fastrpc: the connection pool handed out a %T, not a connection the slave dialled; nothing was sent: the pool is broken", pc)
 	}
 	return c, nil

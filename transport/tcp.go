@@ -54,7 +54,7 @@ func (d *TCPDialer) DialContext(ctx context.Context, network, address string) (n
 //	{"module": "tcp", "address": "127.0.0.1:10000"}
 type TCPListener struct {
 	// Address is the host:port to listen on; port 0 picks a free port
-	// (master.Addr tells which).
+	// (master.Master.Addrs tells which).
 	Address string `json:"address"`
 }
 

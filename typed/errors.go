@@ -6,7 +6,6 @@ import (
 
 	"github.com/AmanTrance/FastRpc/frame"
 	"github.com/AmanTrance/FastRpc/internal/errtext"
-	"github.com/AmanTrance/FastRpc/master"
 	"github.com/AmanTrance/FastRpc/slave"
 )
 
@@ -39,6 +38,10 @@ var (
 
 // Error is an application error with a code.
 //
+// On the master, a handler returns one (usually from Errorf) and the code
+// travels in the response header, as with master.WithCode; the message is
+// Error().
+//
 // On the slave, Call returns a *Error for every application error the
 // master sent (its handler's error, or the typed layer's own CodeBadRequest
 // and CodeBadResponse), whatever the handler returned: errors.As with a
@@ -59,13 +62,19 @@ type Error struct {
 	err error // what Unwrap returns: the wrapped cause, or the call's error
 }
 
-// Errorf returns an error for a typed handler to return: a message
-// formatted as fmt.Errorf does, sent to the caller with code. It is
-// master.WithCode(fmt.Errorf(format, args...), code); errors wrapped with
-// %w stay reachable on the master. The caller's Call returns it as a
-// *Error.
+// Errorf returns a *Error for a typed handler to return: code and a
+// message formatted as fmt.Errorf does. The master sends the code as it
+// does for master.WithCode (it reads any error's Code method); errors
+// wrapped with %w stay reachable through Unwrap on the master side.
 func Errorf(code uint32, format string, args ...any) error {
-	return master.WithCode(fmt.Errorf(format, args...), code)
+	err := fmt.Errorf(format, args...)
+	e := &Error{AppCode: code, Message: err.Error()}
+	if u, ok := err.(interface{ Unwrap() error }); ok {
+		e.err = u.Unwrap()
+	} else if _, ok := err.(interface{ Unwrap() []error }); ok {
+		e.err = err
+	}
+	return e
 }
 
 // Error returns the message; on the slave, the raw call's full error text

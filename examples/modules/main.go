@@ -24,7 +24,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -168,7 +167,7 @@ func overUnix(ctx context.Context, dir string) error {
 		return err
 	}
 	sock := filepath.Join(dir, "stock.sock")
-	stop, err := runMaster(ctx, m, "unix", sock)
+	stop, _, err := runMaster(ctx, m)
 	if err != nil {
 		return err
 	}
@@ -225,13 +224,9 @@ func overUnix(ctx context.Context, dir string) error {
 // what.
 func overMutualTLS(ctx context.Context, dir string) error {
 	fmt.Println("\n== 2. mutual TLS: config/master-mtls.json, config/slave-mtls.json")
-	// Both configs name the master's address {{addr}}: a free port,
-	// picked now.
-	addr, err := freeAddr()
-	if err != nil {
-		return err
-	}
-	cfg, err := loadConfig("master-mtls.json", map[string]string{"dir": dir, "addr": addr})
+	// The master listens on port 0, a free port; Addrs tells which, and
+	// the slave's config gets it as {{addr}}.
+	cfg, err := loadConfig("master-mtls.json", map[string]string{"dir": dir})
 	if err != nil {
 		return err
 	}
@@ -257,7 +252,7 @@ func overMutualTLS(ctx context.Context, dir string) error {
 	if err != nil {
 		return err
 	}
-	stop, err := runMaster(ctx, m, "tcp", addr)
+	stop, addr, err := runMaster(ctx, m)
 	if err != nil {
 		return err
 	}
@@ -319,9 +314,9 @@ func overMutualTLS(ctx context.Context, dir string) error {
 	return nil
 }
 
-// runMaster runs m's configured listeners until stop is called, and
-// returns once the master accepts connections at address on network.
-func runMaster(ctx context.Context, m *master.Master, network, address string) (stop func() error, err error) {
+// runMaster runs m's configured listener until stop is called, and
+// returns once the master serves it, with its address.
+func runMaster(ctx context.Context, m *master.Master) (stop func() error, addr string, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- m.Run(ctx) }()
@@ -332,30 +327,19 @@ func runMaster(ctx context.Context, m *master.Master, network, address string) (
 		return runErr
 	}
 	for {
-		if nc, err := net.DialTimeout(network, address, time.Second); err == nil {
-			_ = nc.Close()
-			return stop, nil
+		if addrs := m.Addrs(); len(addrs) > 0 {
+			return stop, addrs[0].String(), nil
 		}
 		select {
 		case err := <-done: // Run failed before serving: a listener could not open
 			cancel()
-			return nil, err
+			return nil, "", err
 		case <-ctx.Done():
 			_ = stop()
-			return nil, ctx.Err()
-		case <-time.After(5 * time.Millisecond):
+			return nil, "", ctx.Err()
+		case <-time.After(time.Millisecond):
 		}
 	}
-}
-
-// freeAddr returns a loopback address with a port free at the moment.
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }
 
 // loadConfig reads an embedded config and replaces each {{key}} with its
