@@ -295,14 +295,19 @@ func TestWriteTimeoutSeesSocketProgress(t *testing.T) {
 	}
 	const size = 4 << 20
 	for _, wbuf := range []int{0, 8 << 20} {
-		_, addr := serveMaster(t, master.Config{WriteTimeout: 100 * time.Millisecond, Conn: conn.Config{WriteBufferSize: wbuf}},
+		// The last writes block while the reader drains the socket's
+		// buffer, for longer than WriteTimeout: a master that counted only
+		// writes that return would cut the reader there (it does, with
+		// Unsent ignored). The reader's pace is ten times the floor of
+		// 64 KiB per 200 ms, so a busy machine stretching its sleeps does
+		// not get it cut (at 100 ms a loaded CI run did).
+		_, addr := serveMaster(t, master.Config{WriteTimeout: 200 * time.Millisecond, Conn: conn.Config{WriteBufferSize: wbuf}},
 			map[string]master.Handler{"big": func(op *master.IOOperator) error {
 				return op.WriteIOFromBuffer(make([]byte, size))
 			}})
 		nc := rawHandshake(t, addr)
 		writeRequestHeader(t, nc, frame.RequestHeader{Method: frame.MethodID("big")})
-		// 64 KiB every 20 ms, about 3 MB/s: five times the floor of 64 KiB
-		// per 100 ms.
+		// 64 KiB every 20 ms, about 3 MB/s.
 		buf := make([]byte, 64<<10)
 		got := 0
 		for got < size+frame.ResponseHeaderSize {
