@@ -93,11 +93,12 @@ type pool struct {
 	waiting atomic.Int64
 	closed  atomic.Bool
 
-	// entries maps every open connection to its entry, so Release and
-	// Destroy find its resource with one lookup. An entry is added when
-	// its connection is dialled and removed when it is closed.
-	entriesMu sync.Mutex
-	entries   map[poolimpl.Conn]*entry
+	// entries maps every open connection (poolimpl.Conn) to its *entry,
+	// so Release and Destroy find its resource with one lookup. An entry
+	// is added when its connection is dialled and removed when it is
+	// closed: written once and read on every Release, what sync.Map is
+	// for (a mutex here was contended by every caller at once).
+	entries sync.Map
 
 	// sweepMu is held while maintenance has the idle connections out of
 	// puddle (AcquireAllIdle marks them acquired), so Stats waits and never
@@ -131,7 +132,6 @@ func newPool(dial poolimpl.DialFunc, size int, opts poolimpl.Options) (*pool, er
 		minIdle:     opts.MinIdle,
 		idleTimeout: time.Duration(opts.IdleTimeout),
 		maxLifetime: time.Duration(opts.MaxLifetime),
-		entries:     make(map[poolimpl.Conn]*entry, size),
 	}
 	p.closeCtx, p.closeNow = context.WithCancel(context.Background())
 	p.pool, err = jpuddle.NewPool(&jpuddle.Config[*entry]{
@@ -182,9 +182,7 @@ func (p *pool) construct(ctx context.Context) (*entry, error) {
 		return nil, poolimpl.ErrClosed
 	}
 	e := &entry{c: c}
-	p.entriesMu.Lock()
-	p.entries[c] = e
-	p.entriesMu.Unlock()
+	p.entries.Store(c, e)
 	return e, nil
 }
 
@@ -284,16 +282,13 @@ func (p *pool) drop(c poolimpl.Conn, res *resource) {
 
 // forget drops c from the resources map: it is closed for good.
 func (p *pool) forget(c poolimpl.Conn) {
-	p.entriesMu.Lock()
-	delete(p.entries, c)
-	p.entriesMu.Unlock()
+	p.entries.Delete(c)
 }
 
 // resourceOf returns the resource of c, a connection this pool handed out.
 func (p *pool) resourceOf(c poolimpl.Conn) *resource {
-	p.entriesMu.Lock()
-	e := p.entries[c]
-	p.entriesMu.Unlock()
+	v, _ := p.entries.Load(c)
+	e, _ := v.(*entry)
 	if e == nil || e.res == nil {
 		panic("puddle: connection was not acquired from this pool")
 	}
