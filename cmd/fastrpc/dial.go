@@ -43,6 +43,7 @@ type dialOptions struct {
 	tlsKey     string
 	serverName string
 	timeout    time.Duration
+	poolSize   int // when > 0, the slave's pool size, replacing the config's (bench's --connections)
 }
 
 func (o *dialOptions) register(fs *flag.FlagSet) {
@@ -87,6 +88,9 @@ func (o *dialOptions) dial(ctx context.Context, addr string, errOut io.Writer) (
 	}
 	if addr != "" {
 		doc["address"], _ = json.Marshal(addr)
+	}
+	if o.poolSize > 0 {
+		doc["pool_size"], _ = json.Marshal(o.poolSize)
 	}
 	var network, address, dialerModule string
 	_ = json.Unmarshal(doc["network"], &network)

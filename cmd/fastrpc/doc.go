@@ -12,6 +12,7 @@
 //	fastrpc caps 127.0.0.1:10000                    # its methods, descriptions, encodings
 //	fastrpc call 127.0.0.1:10000 add -d '{"a": 1, "b": 2}'
 //	fastrpc call 127.0.0.1:10000 stream -d 64MiB -o big.bin
+//	fastrpc bench 127.0.0.1:10000 echo -c 32 -z 10s --size 1KiB
 //	fastrpc modules                                 # codecs, dialers, pools, ... in this build
 //
 // The subcommands:
@@ -28,6 +29,11 @@
 //     is decoded back and printed as indented JSON; any other method (and
 //     every method with --raw) takes and returns bytes unchanged, streamed
 //     with bounded memory whatever their size.
+//   - bench is a load generator: -c callers over --connections connections
+//     call one method -n times or for -z, optionally at --rps, and it
+//     reports calls/s, latency percentiles from an HDR histogram, a
+//     histogram and the errors by kind, as text or --json, with a live
+//     progress line on a terminal. Its --timeout bounds each call.
 //   - modules lists the modules (codecs, dialers, listeners, pools,
 //     middleware) registered in this build, by namespace.
 //
@@ -41,7 +47,10 @@
 // error, including a --config that does not load and JSON that the tool
 // cannot encode for the method, refused before anything is sent; 3 the call
 // could not be made (master unreachable, not a FastRpc master, timed out,
-// connection failed). Errors are one line on stderr, starting "fastrpc: ".
+// connection failed). bench uses the same codes for the calls of its run (3
+// when any call could not be made, else 1 when any got an error answer)
+// and adds 130: interrupted by SIGINT or SIGTERM, after printing the report
+// of what ran. Errors are one line on stderr, starting "fastrpc: ".
 //
 // # What it is not
 //
@@ -51,5 +60,7 @@
 // knows no schemas: the JSON it sends is only re-encoded with the method's
 // codec, and whether it fits the method's Go types is for the master to say
 // (an error, exit 1). "fastrpc call" makes one call and measures nothing;
-// it is not a load generator.
+// "fastrpc bench" measures one method from one process, which is not a
+// distributed load test, and its latencies include the tool's own
+// scheduling on a busy machine.
 package main

@@ -36,7 +36,7 @@ type command struct {
 }
 
 // commands is every subcommand, in the order the help lists them.
-var commands = []*command{serveCommand, capsCommand, callCommand, modulesCommand}
+var commands = []*command{serveCommand, capsCommand, callCommand, benchCommand, modulesCommand}
 
 // stdio is a command's standard streams.
 type stdio struct {
