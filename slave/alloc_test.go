@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -63,4 +64,34 @@ func TestCallAppendAllocatesNothing(t *testing.T) {
 	require.Zero(t, failures, "calls failed or did not reuse dst")
 	t.Logf("allocations per call (slave + master): %v", allocs)
 	require.Zero(t, allocs, "CallAppend with a reused buffer should not allocate")
+}
+
+// A call whose context can end costs the slave and the master only what
+// context.AfterFunc allocates (two objects) to watch for that end; the
+// rest of the cancellation machinery is pooled. (The caller's own
+// context.WithTimeout allocates four more, which are the caller's.)
+func TestCallAppendWithDeadlineAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops items at random under -race; README's test command runs this without it")
+	}
+	_, addr := serveMaster(t, master.Config{}, map[string]master.Handler{
+		"nothing": func(op *master.IOOperator) error { return op.WriteNothing() },
+	})
+	s := dialSlave(t, addr, slave.Config{PoolSize: 1})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	dst := make([]byte, 0, 64)
+	var failures int
+	call := func() {
+		if _, err := s.CallAppend(ctx, "nothing", nil, dst[:0]); err != nil {
+			failures++
+		}
+	}
+	for range 50 {
+		call()
+	}
+	allocs := testing.AllocsPerRun(500, call)
+	require.Zero(t, failures)
+	t.Logf("allocations per call with a deadline (slave + master): %v", allocs)
+	require.LessOrEqual(t, allocs, 2.0, "a cancellable call should cost only context.AfterFunc's allocations")
 }

@@ -317,6 +317,22 @@ const (
 
 var pastTime = time.Unix(1, 0)
 
+// canceller interrupts the blocked I/O of a call whose context ends, by
+// moving its connection's deadline to the past. Cancellers are pooled and
+// their func is bound once, so arming one costs only what
+// context.AfterFunc allocates.
+type canceller struct {
+	c         *conn.Conn
+	fired     sync.WaitGroup // done once interrupt ran, or will never run
+	interrupt func()
+}
+
+var cancellers = sync.Pool{New: func() any {
+	k := new(canceller)
+	k.interrupt = func() { _ = k.c.SetDeadline(pastTime); k.fired.Done() }
+	return k
+}}
+
 func (s *Slave) roundTrip(ctx context.Context, cl *call) error {
 	if s.closed.Load() {
 		return ErrClosed
@@ -438,12 +454,14 @@ func (s *Slave) attempt(ctx context.Context, cl *call, c *conn.Conn, deadline ti
 	cl.broken, cl.progress, cl.answered = false, notSent, false // a previous attempt's, if any
 	_ = connHooks.SetCallDeadline(c, deadline)                  // zero clears a previous call's
 	var stop func() bool
-	var fired chan struct{}
+	var k *canceller
 	if ctx.Done() != nil {
 		// Cancellation interrupts blocked I/O; the connection is then dropped
 		// or drained.
-		fired = make(chan struct{})
-		stop = context.AfterFunc(ctx, func() { _ = c.SetDeadline(pastTime); close(fired) })
+		k = cancellers.Get().(*canceller)
+		k.c = c
+		k.fired.Add(1)
+		stop = context.AfterFunc(ctx, k.interrupt)
 	}
 
 	err := s.exchange(ctx, c, frame.MethodID(cl.method), timeout, cl)
@@ -451,10 +469,16 @@ func (s *Slave) attempt(ctx context.Context, cl *call, c *conn.Conn, deadline ti
 	// already fired, c's deadline is or will be in the past: wait for that
 	// (a moment: it was started) and clear it, so that a call that
 	// completed, or is drained, keeps its connection.
-	if stop != nil && !stop() {
-		<-fired
-		_ = connHooks.SetCallDeadline(c, time.Time{}) // the cache, which may already say zero
-		_ = c.SetDeadline(time.Time{})
+	if stop != nil {
+		if stop() {
+			k.fired.Done() // it will not run
+		} else {
+			k.fired.Wait()
+			_ = connHooks.SetCallDeadline(c, time.Time{}) // the cache, which may already say zero
+			_ = c.SetDeadline(time.Time{})
+		}
+		k.c = nil
+		cancellers.Put(k)
 	}
 	reusable := !cl.broken
 	if err == nil {

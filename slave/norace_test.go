@@ -1,0 +1,5 @@
+//go:build !race
+
+package slave_test
+
+const raceEnabled = false
