@@ -82,6 +82,13 @@ rps, latency_ns, histogram, errors_by_kind, timeline (calls, errors, p50
 and p99 per second, at most 3600 points: longer runs merge them in pairs)
 and exit_code.
 
+--html FILE also writes the report as one self-contained HTML page (the
+summary, a latency histogram and latency and calls/s over time as inline
+SVG; it loads nothing from the network), with the text or --json report
+still on stdout. It is written to a temporary file beside FILE, renamed
+into place once complete; a run that ends with errors, or is interrupted,
+still writes it.
+
 Ctrl-C (SIGINT) or SIGTERM stops the run early: calls in flight are
 abandoned and not counted, and the report covers the calls that ended.
 
@@ -111,6 +118,7 @@ stderr starting "fastrpc: ".`,
 		fs.StringVar(&b.size, "size", "", "send `SIZE` random bytes (such as 512, 4KiB, 1MiB) as the request of a raw method, instead of -d")
 		fs.IntVar(&b.warmup, "warmup", 2, "make `N` calls per caller before measuring, not counted; 0 for none")
 		fs.BoolVar(&b.asJSON, "json", false, "print the report as one JSON object")
+		fs.StringVar(&b.html, "html", "", "also write the report as a self-contained HTML page with charts to `FILE`")
 		o.register(fs)
 		fs.Lookup("timeout").Usage = benchTimeoutUsage
 		return func(ctx context.Context, std *stdio, args []string) error {
@@ -169,6 +177,7 @@ type benchOptions struct {
 	size         string
 	warmup       int
 	asJSON       bool
+	html         string // --html's file
 }
 
 // check validates the flags and fills in the defaults.
@@ -237,6 +246,13 @@ func bench(ctx context.Context, std *stdio, o *dialOptions, b *benchOptions) err
 	if err != nil {
 		return err
 	}
+	var page *output // --html's, created first: a path it cannot write is refused before the run
+	if b.html != "" {
+		if page, err = createFileOutput("bench: --html", b.html); err != nil {
+			return err
+		}
+		defer page.abort()
+	}
 	o.poolSize = b.connections.v
 	s, addr, err := o.dial(ctx, b.addr, std.errOut)
 	if err != nil {
@@ -294,6 +310,17 @@ func bench(ctx context.Context, std *stdio, o *dialOptions, b *benchOptions) err
 	}
 	if werr != nil {
 		return callErrorf("writing the report: %v", werr)
+	}
+	if page != nil {
+		if err := writeHTML(page.tracked(), rep); err != nil && page.err == nil {
+			page.err = err
+		}
+		if page.err != nil {
+			return callErrorf("bench: --html %s: %v", b.html, page.err)
+		}
+		if err := page.commit(); err != nil {
+			return err
+		}
 	}
 	switch rep.ExitCode {
 	case exitInterrupted:

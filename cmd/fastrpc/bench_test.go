@@ -304,7 +304,7 @@ func TestBenchUsage(t *testing.T) {
 	r := fastrpc(t, "bench", "--help")
 	require.Equal(t, exitOK, r.code)
 	help := strings.Join(strings.Fields(r.stdout), " ")
-	for _, s := range []string{"130 interrupted", "for bench it bounds every call, not the whole run", "(default: -c)", "--warmup N"} {
+	for _, s := range []string{"130 interrupted", "for bench it bounds every call, not the whole run", "(default: -c)", "--warmup N", "--html FILE", "self-contained HTML page"} {
 		assert.Contains(t, help, s)
 	}
 }

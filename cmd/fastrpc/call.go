@@ -295,20 +295,26 @@ type output struct {
 	w     io.Writer
 	file  *os.File // the temporary file, nil for stdout
 	final string   // -o's path
+	flag  string   // how errors name it: "-o", "bench: --html"
 	err   error    // the first write error
 	done  bool
 }
 
 func createOutput(path string) (*output, error) {
+	return createFileOutput("-o", path)
+}
+
+// createFileOutput is createOutput for the flag named flag in errors.
+func createFileOutput(flag, path string) (*output, error) {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".fastrpc-*")
 	if err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) {
 			err = pe.Err
 		}
-		return nil, usageErrorf("-o %s: cannot create a file in %s: %v", path, filepath.Dir(path), err)
+		return nil, usageErrorf("%s %s: cannot create a file in %s: %v", flag, path, filepath.Dir(path), err)
 	}
-	return &output{w: f, file: f, final: path}, nil
+	return &output{w: f, file: f, final: path, flag: flag}, nil
 }
 
 func (o *output) name() string {
@@ -347,7 +353,7 @@ func (o *output) commit() error {
 	}
 	if err != nil {
 		_ = os.Remove(o.file.Name())
-		return callErrorf("-o %s: %v", o.final, err)
+		return callErrorf("%s %s: %v", o.flag, o.final, err)
 	}
 	return nil
 }

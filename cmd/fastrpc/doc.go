@@ -33,7 +33,9 @@
 //     call one method -n times or for -z, optionally at --rps, and it
 //     reports calls/s, latency percentiles from an HDR histogram, a
 //     histogram and the errors by kind, as text or --json, with a live
-//     progress line on a terminal. Its --timeout bounds each call.
+//     progress line on a terminal; --html FILE also writes them as a
+//     self-contained HTML page with inline SVG charts. Its --timeout bounds
+//     each call.
 //   - modules lists the modules (codecs, dialers, listeners, pools,
 //     middleware) registered in this build, by namespace.
 //

@@ -10,8 +10,8 @@ import (
 )
 
 // The report of a bench run, as data: the text report and --json are
-// writers of it, and so will be --html (its timeline is what the latency
-// over time plots).
+// writers of it, and so is --html (html.go; its timeline is what the
+// latency over time plots).
 
 // benchReport is a run's report; its JSON is bench --json's output.
 type benchReport struct {
@@ -30,6 +30,8 @@ type benchReport struct {
 	ErrorsByKind []errorKind    `json:"errors_by_kind"`
 	Timeline     []timePoint    `json:"timeline"`
 	ExitCode     int            `json:"exit_code"`
+	// fine is the histogram in more rows, for --html's chart.
+	fine []bucketCount
 }
 
 // benchSettings are the flags a run used.
@@ -119,6 +121,7 @@ func (r *benchRun) report(tl *timeline, elapsed time.Duration, interrupted bool)
 		Calls:       calls, OK: calls - errs, Errors: errs,
 		DurationNs:   int64(elapsed),
 		Histogram:    h.Rows(histogramRows),
+		fine:         h.Rows(htmlHistogramBars),
 		ErrorsByKind: r.tally.list(),
 		Timeline:     tl.Points,
 	}
@@ -169,17 +172,7 @@ func (k errorKind) label() string {
 // writeText writes the report for people.
 func (rep *benchReport) writeText(w io.Writer) error {
 	bw := bufio.NewWriter(w)
-	s := rep.Settings
-	what := fmt.Sprintf("%d calls", s.Calls)
-	if s.DurationNs > 0 {
-		what = "for " + time.Duration(s.DurationNs).String()
-	}
-	if s.RPS > 0 {
-		what += fmt.Sprintf(" at most %s/s", trimFloat(s.RPS))
-	}
-	fmt.Fprintf(bw, "%s %s: %s on %s, %s, %d-byte requests, %s per caller, %v timeout per call\n",
-		rep.Addr, rep.Method, plural(s.Concurrency, "caller"), plural(s.Connections, "connection"), what, s.RequestBytes,
-		plural(s.Warmup, "warm-up call"), time.Duration(s.TimeoutNs))
+	fmt.Fprintln(bw, rep.headline())
 	if rep.Interrupted {
 		fmt.Fprintln(bw, "interrupted: the report covers the calls that ended before")
 	}
