@@ -41,7 +41,7 @@ const (
 )
 
 const benchTimeoutUsage = "give up on each call after `DURATION`: for bench it bounds every call, not the whole run " +
-	"(and the capabilities lookup and opening the connections); the master gets it as each call's deadline"
+	"(and reading -d, the capabilities lookup and opening the connections); the master gets it as each call's deadline"
 
 var benchCommand = &command{
 	name:    "bench",
@@ -85,9 +85,11 @@ and exit_code.
 --html FILE also writes the report as one self-contained HTML page (the
 summary, a latency histogram and latency and calls/s over time as inline
 SVG; it loads nothing from the network), with the text or --json report
-still on stdout. It is written to a temporary file beside FILE, renamed
-into place once complete; a run that ends with errors, or is interrupted,
-still writes it.
+still on stdout. It is written as "fastrpc call -o FILE" writes: to a
+temporary file beside FILE, renamed into place once complete (an existing
+FILE keeps its mode, a new one gets 0644; a symlink is followed, a device
+or FIFO written straight into, a directory refused before the run); a run
+that ends with errors, or is interrupted, still writes it.
 
 Ctrl-C (SIGINT) or SIGTERM stops the run early: calls in flight are
 abandoned and not counted, and the report covers the calls that ended.
@@ -97,7 +99,7 @@ Exit status:
   1    some calls got an error answer from the master (an application
        error, unknown method, ...) and none failed to be made
   2    usage: bad flags or arguments, -d that is not JSON for a codec
-       method; nothing was sent
+       method, a request larger than the slave sends; nothing was sent
   3    some calls could not be made (timed out, unreachable, connection
        failed), or the run could not start: the master is unreachable or
        not a FastRpc master. METHOD is looked up first: a master without
@@ -219,33 +221,35 @@ func (b *benchOptions) check(o *dialOptions) error {
 
 // request is the request every call sends: -d's, encoded for a codec
 // method, or --size random bytes.
-func (b *benchOptions) request(std *stdio) ([]byte, error) {
+func (b *benchOptions) request(ctx, parent context.Context, std *stdio, timeout time.Duration) (payload, error) {
 	if b.size != "" {
 		n, err := parseSize(b.size)
 		if err != nil || n > maxInMemory {
-			return nil, usageErrorf("bench: --size %q: want a size from 0 to %d MiB such as 512, 4KiB or 1MiB", b.size, maxInMemory>>20)
+			return payload{}, usageErrorf("bench: --size %q: want a size from 0 to %d MiB such as 512, 4KiB or 1MiB", b.size, maxInMemory>>20)
 		}
 		data := make([]byte, n)
 		rng := rand.NewChaCha8([32]byte{'f', 'a', 's', 't', 'r', 'p', 'c'})
 		_, _ = rng.Read(data)
-		return data, nil
+		return payload{data: data, size: int64(n)}, nil
 	}
-	p, err := openPayload(b.data, std.in)
-	if err != nil {
-		return nil, err
-	}
-	defer p.close()
-	return p.bytes()
+	return openPayloadCtx(ctx, parent, b.data, std.in, timeout)
 }
 
 func bench(ctx context.Context, std *stdio, o *dialOptions, b *benchOptions) error {
 	if err := b.check(o); err != nil {
 		return err
 	}
-	req, err := b.request(std)
+	if o.timeout <= 0 {
+		return usageErrorf("--timeout %v: want a positive duration such as 10s", o.timeout)
+	}
+	// The setup's deadline first: it bounds reading -d too.
+	setup, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	pl, err := b.request(setup, ctx, std, o.timeout)
 	if err != nil {
 		return err
 	}
+	defer pl.close()
 	var page *output // --html's, created first: a path it cannot write is refused before the run
 	if b.html != "" {
 		if page, err = createFileOutput("bench: --html", b.html); err != nil {
@@ -262,12 +266,11 @@ func bench(ctx context.Context, std *stdio, o *dialOptions, b *benchOptions) err
 
 	// The method's encoding, then every connection open: the run starts
 	// only against a master that serves METHOD.
-	setup, cancel := context.WithTimeout(ctx, o.timeout)
-	defer cancel()
 	list, err := s.Capabilities(setup)
 	if err != nil {
-		return explain(err, addr, b.method, o.timeout)
+		return interrupted(ctx, explain(err, addr, b.method, o.timeout))
 	}
+	var req []byte
 	found := false
 	for _, c := range list {
 		if c.Name != b.method {
@@ -278,12 +281,20 @@ func bench(ctx context.Context, std *stdio, o *dialOptions, b *benchOptions) err
 			if b.size != "" {
 				return usageErrorf("bench: --size sends random bytes, for raw methods; method %q takes %s: give JSON with -d", b.method, in.Name())
 			}
-			v, err := parseJSON(req)
+			text, err := pl.jsonBytes()
+			if err != nil {
+				return err
+			}
+			v, err := parseJSON(text)
 			if err == nil {
 				req, err = in.Append(nil, v)
 			}
 			if err != nil {
-				return usageErrorf("method %q takes %s: the JSON given does not fit: %v; give JSON such as -d '{\"a\": 1}'", b.method, in.Name(), err)
+				return usageErrorf("method %q takes %s: the JSON given does not fit: %v; give JSON such as -d '{\"a\": 1}'", b.method, in.Name(), errtext.Text(err))
+			}
+			if limit := o.maxRequest; limit > 0 && int64(len(req)) > limit {
+				return usageErrorf("method %q takes %s: the request encodes to %d bytes, more than the %d the slave sends (max_request_size); nothing was sent: raise max_request_size in a --config",
+					b.method, in.Name(), len(req), limit)
 			}
 		}
 		break
@@ -291,8 +302,13 @@ func bench(ctx context.Context, std *stdio, o *dialOptions, b *benchOptions) err
 	if !found {
 		return unknownMethod(addr, b.method)
 	}
+	if req == nil {
+		if req, err = pl.bytes(); err != nil {
+			return err
+		}
+	}
 	if err := s.Warm(setup); err != nil {
-		return explain(err, addr, b.method, o.timeout)
+		return interrupted(ctx, explain(err, addr, b.method, o.timeout))
 	}
 	cancel()
 
@@ -312,6 +328,12 @@ func bench(ctx context.Context, std *stdio, o *dialOptions, b *benchOptions) err
 		return callErrorf("writing the report: %v", werr)
 	}
 	if page != nil {
+		octx, ocancel := context.WithTimeout(context.Background(), o.timeout)
+		err := page.open(octx, octx, o.timeout)
+		ocancel()
+		if err != nil {
+			return err
+		}
 		if err := writeHTML(page.tracked(), rep); err != nil && page.err == nil {
 			page.err = err
 		}

@@ -110,3 +110,41 @@ func TestBinary(t *testing.T) {
 	assert.Equal(t, exitUsage, ee.ExitCode())
 	_ = os.Remove(bin)
 }
+
+// TestBinarySecondInterrupt: a serve started with SIGINT ignored (a
+// script's background job) still stops at once on a second SIGINT.
+func TestBinarySecondInterrupt(t *testing.T) {
+	bin := buildBinary(t)
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+	defer cancel()
+	serve := exec.CommandContext(ctx, "/bin/sh", "-c", `trap "" INT; exec "$0" serve --addr 127.0.0.1:0`, bin)
+	stderr, err := serve.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, serve.Start())
+	br := bufio.NewReader(stderr)
+	line, err := br.ReadString('\n')
+	require.NoError(t, err)
+	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "listening on ")
+	require.True(t, ok, "first line: %q", line)
+	go func() { _, _ = io.Copy(io.Discard, br) }()
+
+	// A call in flight, which the graceful shutdown would wait for.
+	slow := exec.CommandContext(ctx, bin, "call", addr, "slow", "-d", "15s", "--timeout", "15s")
+	require.NoError(t, slow.Start())
+	defer func() { _ = slow.Wait() }()
+	time.Sleep(300 * time.Millisecond)
+
+	require.NoError(t, serve.Process.Signal(syscall.SIGINT))
+	time.Sleep(300 * time.Millisecond)
+	require.NoError(t, serve.Process.Signal(syscall.SIGINT))
+	exited := make(chan error, 1)
+	go func() { exited <- serve.Wait() }()
+	select {
+	case <-exited:
+		assert.Equal(t, exitInterrupted, serve.ProcessState.ExitCode())
+	case <-time.After(3 * time.Second):
+		_ = serve.Process.Kill()
+		<-exited
+		t.Fatal("serve did not stop at the second SIGINT")
+	}
+}

@@ -3,14 +3,21 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/AmanTrance/FastRpc/codec"
 	"github.com/AmanTrance/FastRpc/frame"
+	"github.com/AmanTrance/FastRpc/internal/errtext"
 )
 
 // maxInMemory bounds what call holds in memory: JSON requests, responses it
@@ -36,17 +43,34 @@ encodings the method's capabilities advertise (see "fastrpc caps ADDR"):
     (exit 2); JSON that parses but does not fit the method's Go type is the
     master's to refuse (exit 1, code typed.CodeBadRequest).
   - A method whose response encoding names a codec has its response
-    decoded and printed as indented JSON (map keys as text).
+    printed as indented JSON: a json response as it came, numbers
+    untouched; msgpack and cbor decoded without loss: integers exact (64
+    bits, cbor's bignums too), map keys as text, byte strings (msgpack bin,
+    cbor byte strings) as base64 in a JSON string (as encoding/json prints
+    []byte), a cbor tag without a Go type as {"tag": N, "value": ...}. A
+    response it cannot show as JSON (two map keys that print alike, bytes
+    that do not decode) is exit 3: use --raw -o FILE for its bytes.
   - Any other encoding (raw, empty, or one this tool has no codec for) is
     raw bytes, sent and printed unchanged. A raw request from a file (or a
     stdin redirected from one) and a raw response are streamed, with
     bounded memory whatever their size.
 
+JSON -d is read into memory, up to 16 MiB; a request that encodes to more
+than the slave sends (64 MiB, or a --config's "max_request_size") is
+refused before anything is sent (exit 2).
+
 --raw treats every method as raw bytes and skips the capabilities lookup.
--o FILE writes the response to FILE instead of stdout: to a temporary file
-next to it, renamed to FILE once the whole response has arrived, so a
-failed call leaves FILE as it was. --timeout bounds the whole call,
-response included: raise it for large transfers.
+-o FILE writes the response to FILE instead of stdout. A regular FILE, or
+a new one, is written to a temporary file in its directory, renamed to
+FILE once the whole response has arrived, so a failed call leaves FILE as
+it was: an existing FILE keeps its mode, a new one gets mode 0644. A
+symlink is followed: the file it names is replaced, the link kept. A
+device or FIFO is opened and written straight into (a FIFO waits for its
+reader, within --timeout); a directory, or a socket, which does not open,
+is refused (exit 2).
+--timeout bounds the whole call, reading -d and writing the response
+included: raise it for large transfers. Ctrl-C (SIGINT) or SIGTERM
+abandons the call: exit 130.
 
 METHOD alone is enough when --config holds an "address".
 
@@ -55,7 +79,7 @@ METHOD alone is enough when --config holds an "address".
 		var o dialOptions
 		var data dataFlag
 		fs.Var(&data, "d", "the request: `DATA` itself, @FILE for a file's contents, - for stdin (default: empty; JSON null for a codec method)")
-		out := fs.String("o", "", "write the response to `FILE` instead of stdout, replacing FILE only once the whole response has arrived")
+		out := fs.String("o", "", "write the response to `FILE` instead of stdout, replacing FILE only once the whole response has arrived (a new FILE gets mode 0644; an existing one keeps its mode)")
 		raw := fs.Bool("raw", false, "send and print raw bytes whatever codec the method advertises; skips the capabilities lookup")
 		o.register(fs)
 		return func(ctx context.Context, std *stdio, args []string) error {
@@ -95,35 +119,55 @@ type callArgs struct {
 	raw          bool
 }
 
-func call(ctx context.Context, std *stdio, o *dialOptions, a callArgs) error {
+func call(parent context.Context, std *stdio, o *dialOptions, a callArgs) error {
+	if o.timeout <= 0 {
+		return usageErrorf("--timeout %v: want a positive duration such as 10s", o.timeout)
+	}
+	// The deadline first: it bounds every wait, reading -d included.
+	ctx, cancel := context.WithTimeout(parent, o.timeout)
+	defer cancel()
 	// Everything local first: a missing file is a usage error, and
 	// nothing has been sent.
-	req, err := openPayload(a.data, std.in)
-	if err != nil {
-		return err
-	}
-	defer req.close()
 	out := &output{w: std.out}
+	var err error
 	if a.out != "" {
 		if out, err = createOutput(a.out); err != nil {
 			return err
 		}
 	}
 	defer out.abort()
+	req, err := openPayloadCtx(ctx, parent, a.data, std.in, o.timeout)
+	if err != nil {
+		return err
+	}
+	defer req.close()
+	if err := out.open(ctx, parent, o.timeout); err != nil {
+		return err
+	}
+	// Writes that block (a stdout nobody reads) end with the deadline.
+	out.w = newCtxWriter(ctx, out.w)
+	defer out.w.(*ctxWriter).stop()
 
-	s, addr, err := o.dial(ctx, a.addr, std.errOut)
+	s, addr, err := o.dial(parent, a.addr, std.errOut)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	ctx, cancel := context.WithTimeout(ctx, o.timeout)
-	defer cancel()
+	fail := func(err error) error {
+		if out.err != nil && !errors.Is(err, out.err) {
+			err = out.err
+		}
+		if out.err != nil && parent.Err() == nil && !errors.Is(out.err, context.DeadlineExceeded) {
+			return callErrorf("writing the response of %q to %s: %v", a.method, out.name(), out.err)
+		}
+		return interrupted(parent, explain(err, addr, a.method, o.timeout))
+	}
 
 	var in, back codec.Codec // nil: raw bytes
 	if !a.raw {
 		list, err := s.Capabilities(ctx)
 		if err != nil {
-			return explain(err, addr, a.method, o.timeout)
+			return fail(err)
 		}
 		found := false
 		for _, c := range list {
@@ -137,7 +181,7 @@ func call(ctx context.Context, std *stdio, o *dialOptions, a callArgs) error {
 		}
 	}
 	if in != nil {
-		text, err := req.bytes()
+		text, err := req.jsonBytes()
 		if err != nil {
 			return err
 		}
@@ -147,7 +191,11 @@ func call(ctx context.Context, std *stdio, o *dialOptions, a callArgs) error {
 		}
 		if err != nil {
 			return usageErrorf("method %q takes %s: the JSON given does not fit: %v; give JSON such as -d '{\"a\": 1}', or --raw to send the bytes as they are",
-				a.method, in.Name(), err)
+				a.method, in.Name(), errtext.Text(err))
+		}
+		if limit := o.maxRequest; limit > 0 && int64(len(text)) > limit {
+			return usageErrorf("method %q takes %s: the request encodes to %d bytes, more than the %d the slave sends (max_request_size); nothing was sent: raise max_request_size in a --config",
+				a.method, in.Name(), len(text), limit)
 		}
 		req = payload{data: text, size: int64(len(text))}
 	}
@@ -156,10 +204,7 @@ func call(ctx context.Context, std *stdio, o *dialOptions, a callArgs) error {
 		// Raw response: streamed to the output as it arrives.
 		_, err = s.CallStream(ctx, a.method, req.reader(), req.size, out.tracked())
 		if err != nil {
-			if out.err != nil {
-				return callErrorf("writing the response of %q to %s: %v", a.method, out.name(), out.err)
-			}
-			return explain(err, addr, a.method, o.timeout)
+			return fail(err)
 		}
 		return out.commit()
 	}
@@ -169,22 +214,63 @@ func call(ctx context.Context, std *stdio, o *dialOptions, a callArgs) error {
 	}
 	resp, err := s.Call(ctx, a.method, body)
 	if err != nil {
-		return explain(err, addr, a.method, o.timeout)
+		return fail(err)
 	}
 	if len(resp) > 0 {
-		var v any
-		if err := back.Unmarshal(resp, &v); err != nil {
-			return remoteErrorf("method %q advertises %s responses, but its response (%d bytes) does not decode as %s: %v; add --raw to see its bytes",
-				a.method, back.Name(), len(resp), back.Name(), err)
+		text, err := render(back, resp)
+		if err != nil {
+			return callErrorf("the response of %q (%d bytes of %s): this tool cannot show it as JSON: %s; use --raw -o FILE to save its bytes",
+				a.method, len(resp), back.Name(), strings.TrimPrefix(err.Error(), errtext.Prefix))
 		}
-		if err := printJSON(out.tracked(), printable(v)); err != nil {
-			if out.err != nil {
-				return callErrorf("writing the response of %q to %s: %v", a.method, out.name(), out.err)
-			}
-			return remoteErrorf("the response of %q does not convert to JSON: %v; add --raw to see its bytes", a.method, err)
+		if _, err := out.tracked().Write(text); err != nil {
+			return fail(err)
 		}
 	}
 	return out.commit()
+}
+
+// render is a codec's response as indented JSON, then a newline: a json
+// response is indented as it is, its numbers untouched; msgpack and cbor
+// are decoded without loss (see printable).
+func render(c codec.Codec, resp []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	if c.Name() == codec.JSON.Name() {
+		if err := json.Indent(&buf, bytes.TrimSpace(resp), "", "  "); err != nil {
+			return nil, fmt.Errorf("it is not valid JSON: %v", err)
+		}
+		buf.WriteByte('\n')
+		return buf.Bytes(), nil
+	}
+	var v any
+	var err error
+	if c.Name() == codec.Msgpack.Name() {
+		v, err = decodeMsgpackAny(resp)
+	} else if err = c.Unmarshal(resp, &v); err != nil {
+		err = errors.New(errtext.Text(err))
+	}
+	if err == nil {
+		v, err = printable(v)
+	}
+	if err == nil {
+		err = printJSON(&buf, v)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// interrupted turns the error of a command whose parent context a signal
+// cancelled into exit 130.
+func interrupted(parent context.Context, err error) error {
+	if err == nil || parent.Err() == nil || !errors.Is(parent.Err(), context.Canceled) {
+		return err
+	}
+	msg := strings.TrimPrefix(err.Error(), errtext.Prefix)
+	if !strings.HasPrefix(msg, "interrupted") {
+		msg = "interrupted: " + msg
+	}
+	return &exitError{code: exitInterrupted, msg: msg}
 }
 
 // codecFor returns the codec of an advertised encoding, or nil for raw
@@ -261,6 +347,53 @@ func readPayload(r io.Reader, what string) (payload, error) {
 	return payload{data: b, size: int64(len(b)), what: what}, nil
 }
 
+// maxJSONInput bounds the JSON -d a codec method takes: parsed into Go
+// values, it takes many times its size in memory.
+const maxJSONInput = 16 << 20
+
+// jsonBytes is bytes for a request that is JSON to encode, up to
+// maxJSONInput.
+func (p payload) jsonBytes() ([]byte, error) {
+	if p.size > maxJSONInput {
+		return nil, usageErrorf("-d: %s holds %d bytes of JSON, more than the %d MiB this tool parses; nothing was sent: send the encoded request with --raw -d @FILE",
+			p.describe(), p.size, maxJSONInput>>20)
+	}
+	return p.bytes()
+}
+
+func (p payload) describe() string {
+	if p.what == "" {
+		return "the data given"
+	}
+	return p.what
+}
+
+// openPayloadCtx is openPayload bounded by ctx: opening and reading stdin
+// or a FIFO waits on whoever writes them. When ctx ends first the read is
+// abandoned (its file closed if it ever opens) and the command ends: exit
+// 3 at the deadline, 130 when parent was interrupted.
+func openPayloadCtx(ctx, parent context.Context, d dataFlag, stdin io.Reader, timeout time.Duration) (payload, error) {
+	if !d.set || (d.value != "-" && (len(d.value) == 0 || d.value[0] != '@')) {
+		return openPayload(d, stdin)
+	}
+	type result struct {
+		p   payload
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		p, err := openPayload(d, stdin)
+		done <- result{p, err}
+	}()
+	select {
+	case r := <-done:
+		return r.p, r.err
+	case <-ctx.Done():
+		go func() { r := <-done; r.p.close() }()
+		return payload{}, interrupted(parent, callErrorf("timed out reading -d %s after %v (raise --timeout): nothing was sent", d.value, timeout))
+	}
+}
+
 func (p payload) reader() io.Reader {
 	if p.file != nil {
 		return p.file
@@ -289,15 +422,21 @@ func (p payload) close() {
 	}
 }
 
-// output is where the response goes: stdout, or -o's file, written to a
-// temporary file beside it that commit renames into place.
+// output is where the response goes: stdout, or -o's file. A new or
+// regular file is written to a temporary file beside it that commit
+// renames into place (keeping an existing file's mode; a new one gets
+// 0644); a symlink is followed, and the file it names replaced, the link
+// kept; a device, FIFO or socket is opened and written straight into.
 type output struct {
-	w     io.Writer
-	file  *os.File // the temporary file, nil for stdout
-	final string   // -o's path
-	flag  string   // how errors name it: "-o", "bench: --html"
-	err   error    // the first write error
-	done  bool
+	w      io.Writer
+	file   *os.File // the temporary file, or the non-regular one; nil for stdout
+	final  string   // -o's path, for messages
+	target string   // the file replaced or written: final, its symlinks followed
+	flag   string   // how errors name it: "-o", "bench: --html"
+	mode   os.FileMode
+	direct bool  // target is not a regular file: written straight, opened by open
+	err    error // the first write error
+	done   bool
 }
 
 func createOutput(path string) (*output, error) {
@@ -306,19 +445,93 @@ func createOutput(path string) (*output, error) {
 
 // createFileOutput is createOutput for the flag named flag in errors.
 func createFileOutput(flag, path string) (*output, error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".fastrpc-*")
+	target, err := followLinks(path)
 	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return nil, usageErrorf("%s %s: cannot create a file in %s: %v", flag, path, filepath.Dir(path), err)
+		return nil, usageErrorf("%s %s: %v", flag, path, err)
 	}
-	return &output{w: f, file: f, final: path, flag: flag}, nil
+	o := &output{final: path, target: target, flag: flag, mode: 0o644}
+	fi, err := os.Lstat(target)
+	switch {
+	case err == nil && fi.IsDir():
+		return nil, usageErrorf("%s %s: is a directory; give the path of a file", flag, path)
+	case err == nil && !fi.Mode().IsRegular():
+		o.direct = true // opened by open, bounded by the command's deadline
+		return o, nil
+	case err == nil:
+		o.mode = fi.Mode().Perm()
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, usageErrorf("%s %s: %v", flag, path, unwrapPath(err))
+	}
+	f, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".fastrpc-*")
+	if err != nil {
+		return nil, usageErrorf("%s %s: cannot create a file in %s: %v", flag, path, filepath.Dir(target), unwrapPath(err))
+	}
+	o.w, o.file = f, f
+	return o, nil
+}
+
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// followLinks follows path while it is a symlink, to the file it names
+// (which need not exist).
+func followLinks(path string) (string, error) {
+	for range 255 {
+		fi, err := os.Lstat(path)
+		if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			return path, nil
+		}
+		link, err := os.Readlink(path)
+		if err != nil {
+			return "", unwrapPath(err)
+		}
+		if !filepath.IsAbs(link) {
+			link = filepath.Join(filepath.Dir(path), link)
+		}
+		path = link
+	}
+	return "", errors.New("too many levels of symbolic links")
+}
+
+// open opens a non-regular -o file (a FIFO waits for its reader), within
+// ctx; a file that does not open is a usage error: nothing was sent.
+func (o *output) open(ctx, parent context.Context, timeout time.Duration) error {
+	if !o.direct || o.file != nil {
+		return nil
+	}
+	type result struct {
+		f   *os.File
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		f, err := os.OpenFile(o.target, os.O_WRONLY, 0)
+		done <- result{f, err}
+	}()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			return usageErrorf("%s %s: %v", o.flag, o.final, unwrapPath(r.err))
+		}
+		o.w, o.file = r.f, r.f
+		return nil
+	case <-ctx.Done():
+		go func() {
+			if r := <-done; r.f != nil {
+				_ = r.f.Close()
+			}
+		}()
+		return interrupted(parent, callErrorf("%s %s: timed out after %v opening it for writing (a FIFO nobody reads?); nothing was sent", o.flag, o.final, timeout))
+	}
 }
 
 func (o *output) name() string {
-	if o.file == nil {
+	if o.final == "" {
 		return "stdout"
 	}
 	return o.final
@@ -337,19 +550,25 @@ func (t trackedWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// commit puts the response in place: -o's temporary file renamed to its
-// name.
+// commit puts the response in place: -o's temporary file renamed over
+// the file it replaces, or a non-regular file closed.
 func (o *output) commit() error {
 	if o.file == nil {
 		return nil
 	}
 	o.done = true
-	err := o.file.Chmod(0o644)
+	if o.direct {
+		if err := o.file.Close(); err != nil {
+			return callErrorf("%s %s: %v", o.flag, o.final, unwrapPath(err))
+		}
+		return nil
+	}
+	err := o.file.Chmod(o.mode)
 	if cerr := o.file.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(o.file.Name(), o.final)
+		err = os.Rename(o.file.Name(), o.target)
 	}
 	if err != nil {
 		_ = os.Remove(o.file.Name())
@@ -358,11 +577,69 @@ func (o *output) commit() error {
 	return nil
 }
 
-// abort drops -o's temporary file unless commit ran.
+// abort drops -o's temporary file unless commit ran (a non-regular file
+// is only closed: what was written to it stays written).
 func (o *output) abort() {
 	if o.file == nil || o.done {
 		return
 	}
+	o.done = true
 	_ = o.file.Close()
-	_ = os.Remove(o.file.Name())
+	if !o.direct {
+		_ = os.Remove(o.file.Name())
+	}
 }
+
+// ctxWriter writes to w from a goroutine of its own, so that a Write that
+// blocks (a stdout nobody reads) is abandoned when ctx ends: Write then
+// returns ctx's error, and the goroutine is left to its blocked write.
+type ctxWriter struct {
+	ctx  context.Context
+	w    io.Writer
+	reqs chan []byte
+	res  chan writeResult
+	buf  []byte
+	dead bool
+	once sync.Once
+}
+
+type writeResult struct {
+	n   int
+	err error
+}
+
+func newCtxWriter(ctx context.Context, w io.Writer) *ctxWriter {
+	c := &ctxWriter{ctx: ctx, w: w, reqs: make(chan []byte), res: make(chan writeResult, 1)}
+	go func() {
+		for p := range c.reqs {
+			n, err := c.w.Write(p)
+			c.res <- writeResult{n, err}
+		}
+	}()
+	return c
+}
+
+func (c *ctxWriter) Write(p []byte) (int, error) {
+	if c.dead {
+		return 0, c.ctx.Err()
+	}
+	// A copy: p is the caller's again once Write returns, even when the
+	// write goes on.
+	c.buf = append(c.buf[:0], p...)
+	select {
+	case c.reqs <- c.buf:
+	case <-c.ctx.Done():
+		c.dead = true
+		return 0, c.ctx.Err()
+	}
+	select {
+	case r := <-c.res:
+		return r.n, r.err
+	case <-c.ctx.Done():
+		c.dead, c.buf = true, nil
+		return 0, c.ctx.Err()
+	}
+}
+
+// stop ends the goroutine, once any write in progress returns.
+func (c *ctxWriter) stop() { c.once.Do(func() { close(c.reqs) }) }

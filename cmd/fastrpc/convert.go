@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,11 @@ import (
 	"math/big"
 	"strconv"
 	"strings"
+
+	"github.com/fxamacker/cbor/v2"
+
+	"github.com/AmanTrance/FastRpc/codec"
+	"github.com/AmanTrance/FastRpc/internal/errtext"
 )
 
 // Conversions between the JSON a user types and reads, and the values a
@@ -85,38 +91,105 @@ func number(s string) (any, error) {
 	return f, nil
 }
 
-// printable turns a value a codec decoded into one encoding/json prints:
-// maps with keys of any type (cbor's map[any]any, msgpack's for non-string
-// keys) get their keys as text, floats that JSON cannot hold (NaN, ±Inf)
-// become strings, big integers numbers.
-func printable(v any) any {
+// printable turns a value a codec decoded into one encoding/json prints
+// without loss: maps with keys of any type (cbor's map[any]any, the
+// msgpack reader's) get their keys as text, and two keys that print alike
+// are an error rather than one silently dropped; integers stay int64 or
+// uint64, big integers numbers; floats that JSON cannot hold (NaN, ±Inf)
+// become strings; byte strings stay []byte, which encoding/json prints as
+// base64; a cbor tag it has no Go type for is {"tag": N, "value": ...}.
+func printable(v any) (any, error) {
 	switch v := v.(type) {
 	case map[any]any:
 		m := make(map[string]any, len(v))
 		for k, x := range v {
-			m[fmt.Sprint(k)] = printable(x)
+			key, err := printableKey(k)
+			if err != nil {
+				return nil, err
+			}
+			if _, dup := m[key]; dup {
+				return nil, fmt.Errorf("two keys print as %q", key)
+			}
+			y, err := printable(x)
+			if err != nil {
+				return nil, err
+			}
+			m[key] = y
 		}
-		return m
+		return m, nil
 	case map[string]any:
 		for k, x := range v {
-			v[k] = printable(x)
+			y, err := printable(x)
+			if err != nil {
+				return nil, err
+			}
+			v[k] = y
 		}
-		return v
+		return v, nil
 	case []any:
 		for i, x := range v {
-			v[i] = printable(x)
+			y, err := printable(x)
+			if err != nil {
+				return nil, err
+			}
+			v[i] = y
 		}
-		return v
+		return v, nil
 	case float64:
-		return finite(v)
+		return finite(v), nil
 	case float32:
-		return finite(float64(v))
+		return finite(float64(v)), nil
 	case big.Int:
-		return json.Number(v.String())
+		return json.Number(v.String()), nil
 	case *big.Int:
-		return json.Number(v.String())
+		return json.Number(v.String()), nil
+	case cbor.ByteString:
+		return []byte(v), nil
+	case cbor.Tag:
+		x, err := printable(v.Content)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"tag": v.Number, "value": x}, nil
+	case cbor.RawTag:
+		var content any
+		if err := codec.CBOR.Unmarshal(v.Content, &content); err != nil {
+			return nil, errors.New(errtext.Text(err))
+		}
+		x, err := printable(content)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"tag": v.Number, "value": x}, nil
 	}
-	return v
+	return v, nil
+}
+
+// printableKey is a map key as text: as fmt.Sprint prints it, but byte
+// strings as base64 like their values and other containers as JSON.
+func printableKey(k any) (string, error) {
+	switch k := k.(type) {
+	case string:
+		return k, nil
+	case cbor.ByteString:
+		return base64.StdEncoding.EncodeToString([]byte(k)), nil
+	case []byte:
+		return base64.StdEncoding.EncodeToString(k), nil
+	case nil, bool, int64, uint64, int, float64, float32:
+		if f, ok := k.(float64); ok {
+			return fmt.Sprint(finite(f)), nil
+		}
+		return fmt.Sprint(k), nil
+	}
+	x, err := printable(k)
+	if err != nil {
+		return "", err
+	}
+	b, err := json.Marshal(x)
+	if err != nil {
+		return fmt.Sprint(k), nil
+	}
+	return string(b), nil
 }
 
 func finite(f float64) any {

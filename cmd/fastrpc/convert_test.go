@@ -35,12 +35,16 @@ func TestPrintable(t *testing.T) {
 	require.NoError(t, err)
 	var decoded any
 	require.NoError(t, codec.CBOR.Unmarshal(data, &decoded))
-	assert.Equal(t, map[string]any{"m": map[string]any{"1": "one", "k": []any{map[string]any{"-1": 2.5}}}}, printable(decoded))
+	p, err := printable(decoded)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]any{"m": map[string]any{"1": "one", "k": []any{map[string]any{"-1": 2.5}}}}, p)
 
 	var b bytes.Buffer
-	require.NoError(t, printJSON(&b, printable(map[string]any{
+	p, err = printable(map[string]any{
 		"nan": math.NaN(), "inf": float32(math.Inf(1)), "big": *new(big.Int).Lsh(big.NewInt(1), 70), "html": "<&>",
-	})))
+	})
+	require.NoError(t, err)
+	require.NoError(t, printJSON(&b, p))
 	assert.Equal(t, "{\n  \"big\": 1180591620717411303424,\n  \"html\": \"<&>\",\n  \"inf\": \"+Inf\",\n  \"nan\": \"NaN\"\n}\n", b.String())
 }
 

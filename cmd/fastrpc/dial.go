@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -44,6 +46,9 @@ type dialOptions struct {
 	serverName string
 	timeout    time.Duration
 	poolSize   int // when > 0, the slave's pool size, replacing the config's (bench's --connections)
+	// maxRequest is the slave's max_request_size once dial ran: the
+	// largest request held in memory it sends; 0 for no limit.
+	maxRequest int64
 }
 
 func (o *dialOptions) register(fs *flag.FlagSet) {
@@ -91,6 +96,26 @@ func (o *dialOptions) dial(ctx context.Context, addr string, errOut io.Writer) (
 	}
 	if o.poolSize > 0 {
 		doc["pool_size"], _ = json.Marshal(o.poolSize)
+		var pool struct {
+			MinIdle int `json:"min_idle"`
+		}
+		if json.Unmarshal(doc["pool"], &pool) == nil && pool.MinIdle > o.poolSize {
+			return nil, "", usageErrorf("--connections %d is fewer than the %d connections the pool of --config %s keeps open (its \"min_idle\"): raise --connections to %d or more, or lower min_idle",
+				o.poolSize, pool.MinIdle, o.config, pool.MinIdle)
+		}
+	}
+	// A --timeout longer than the dial timeout bounds connecting too.
+	var dialTimeout module.Duration
+	if err := json.Unmarshal(doc["dial_timeout"], &dialTimeout); err != nil || dialTimeout.D() <= 0 {
+		dialTimeout = module.Duration(conn.DefaultConnectTimeout)
+	}
+	if o.timeout > dialTimeout.D() {
+		doc["dial_timeout"], _ = json.Marshal(o.timeout.String())
+	}
+	o.maxRequest = frame.DefaultMaxPayload
+	var maxRequest int64
+	if err := json.Unmarshal(doc["max_request_size"], &maxRequest); err == nil && maxRequest != 0 {
+		o.maxRequest = max(maxRequest, 0)
 	}
 	var network, address, dialerModule string
 	_ = json.Unmarshal(doc["network"], &network)
@@ -177,13 +202,18 @@ func explain(err error, addr, method string, timeout time.Duration) error {
 	var re *slave.RemoteError
 	var opErr *net.OpError
 	var ve *frame.VersionError
+	var header tls.RecordHeaderError
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		return callErrorf("timed out after %v (raise --timeout): %s", timeout, lib)
 	case errors.Is(err, context.Canceled):
-		return callErrorf("interrupted: %s", lib)
+		// Only the command's parent context, which SIGINT and SIGTERM
+		// cancel, ends calls with Canceled.
+		return &exitError{code: exitInterrupted, msg: "interrupted: " + lib}
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return callErrorf("cannot reach %s: connection refused; is a master running there?", addr)
+	case errors.As(err, &header) && bytes.HasPrefix(header.RecordHeader[:], []byte("FRPC")):
+		return callErrorf("%s speaks plain FastRpc, not TLS: drop --tls (and the other --tls flags and --server-name), or give a --config without a tls dialer", addr)
 	case errors.Is(err, frame.ErrBadMagic):
 		if strings.Contains(lib, "the peer speaks TLS") {
 			return callErrorf("%s speaks TLS: dial it with --tls-ca FILE (and --server-name NAME), or a --config with a tls dialer", addr)
@@ -194,8 +224,11 @@ func explain(err error, addr, method string, timeout time.Duration) error {
 	case errors.Is(err, conn.ErrNoPreface):
 		return callErrorf("%s is not a FastRpc master: it accepted the connection but sent no FastRpc preface within %v "+
 			"(an HTTP server, say, which waits for its client to speak first)", addr, conn.DefaultHandshakeTimeout)
-	case errors.Is(err, conn.ErrDialTimeout):
-		return callErrorf("cannot reach %s: no connection within the dial timeout; check the address and the network: %s", addr, lib)
+	case errors.Is(err, conn.ErrDialTimeout),
+		errors.Is(err, slave.ErrUnavailable) && errors.As(err, &opErr) && opErr.Op == "dial" && opErr.Timeout():
+		// The slave's dial timeout is --timeout, or a --config's longer
+		// dial_timeout.
+		return callErrorf("cannot reach %s: no connection within the dial timeout (--timeout %v, or a --config's longer \"dial_timeout\"); check the address and the network, or raise --timeout", addr, timeout)
 	case errors.Is(err, slave.ErrUnavailable) && errors.As(err, &opErr) && opErr.Op == "dial":
 		return callErrorf("cannot reach %s: %v", addr, opErr.Err)
 	case errors.Is(err, slave.ErrUnavailable):

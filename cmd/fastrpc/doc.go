@@ -26,7 +26,8 @@
 //     with --json.
 //   - call calls one method. A method whose capabilities advertise a codec
 //     takes JSON, which the tool encodes with that codec, and its response
-//     is decoded back and printed as indented JSON; any other method (and
+//     is printed as indented JSON, without loss (exact integers, byte
+//     strings as base64); any other method (and
 //     every method with --raw) takes and returns bytes unchanged, streamed
 //     with bounded memory whatever their size.
 //   - bench is a load generator: -c callers over --connections connections
@@ -49,10 +50,11 @@
 // error, including a --config that does not load and JSON that the tool
 // cannot encode for the method, refused before anything is sent; 3 the call
 // could not be made (master unreachable, not a FastRpc master, timed out,
-// connection failed). bench uses the same codes for the calls of its run (3
-// when any call could not be made, else 1 when any got an error answer)
-// and adds 130: interrupted by SIGINT or SIGTERM, after printing the report
-// of what ran. Errors are one line on stderr, starting "fastrpc: ".
+// connection failed, or a response the tool cannot show as JSON); 130
+// interrupted by SIGINT or SIGTERM. bench uses the same codes for the
+// calls of its run (3 when any call could not be made, else 1 when any got
+// an error answer), and on 130 first prints the report of what ran.
+// Errors are one line on stderr, starting "fastrpc: ".
 //
 // # What it is not
 //

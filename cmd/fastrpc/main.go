@@ -45,15 +45,22 @@ type stdio struct {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
 	go func() {
-		// After the first signal, the default action again: a second
-		// Ctrl-C stops at once instead of waiting for a graceful end.
-		<-ctx.Done()
-		stop()
+		// The first signal cancels the command (serve shuts down
+		// gracefully); a second one stops at once. Listening on, rather
+		// than restoring the default action, also works when the tool was
+		// started with SIGINT ignored (a background job of a script).
+		<-signals
+		cancel()
+		<-signals
+		os.Exit(exitInterrupted)
 	}()
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-	stop()
+	signal.Stop(signals)
+	cancel()
 	os.Exit(code)
 }
 
@@ -186,14 +193,17 @@ func oneLine(s string) string {
 
 // Exit status and error conventions, shared by the help texts.
 const exitStatusText = `Exit status:
-  0  success
-  1  the master answered with an error: its message and code are on stderr
-     (a request that does not fit the method's Go type is such an answer)
-  2  usage: bad flags or arguments, a --config or TLS file that does not
-     load, or -d data that is not JSON for a method taking a codec; nothing
-     was sent
-  3  the call could not be made: the master is unreachable or not a FastRpc
-     master, --timeout passed, or the connection failed
+  0    success
+  1    the master answered with an error: its message and code are on
+       stderr (a request that does not fit the method's Go type is such an
+       answer)
+  2    usage: bad flags or arguments, a --config or TLS file that does not
+       load, -d data that is not JSON for a method taking a codec, or a
+       request larger than the slave sends; nothing was sent
+  3    the call could not be made: the master is unreachable or not a
+       FastRpc master, --timeout passed, the connection failed, or the tool
+       cannot show the response
+  130  interrupted by SIGINT (Ctrl-C) or SIGTERM
 Errors are one line on stderr, starting "fastrpc: ".
 `
 
