@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/AmanTrance/FastRpc/internal/testserve"
 	"github.com/AmanTrance/FastRpc/master"
 	"github.com/AmanTrance/FastRpc/middleware"
 	"github.com/AmanTrance/FastRpc/module"
@@ -17,30 +17,7 @@ import (
 )
 
 // cleanups counts the Cleanup calls of this file's test modules, by tag.
-var cleanups = struct {
-	sync.Mutex
-	n map[string]int
-}{n: map[string]int{}}
-
-// resetCleanups forgets earlier counts, so a test can run again
-// (go test -count=2).
-func resetCleanups() {
-	cleanups.Lock()
-	defer cleanups.Unlock()
-	clear(cleanups.n)
-}
-
-func cleanedUp(tag string) int {
-	cleanups.Lock()
-	defer cleanups.Unlock()
-	return cleanups.n[tag]
-}
-
-func countCleanup(tag string) {
-	cleanups.Lock()
-	defer cleanups.Unlock()
-	cleanups.n[tag]++
-}
+var cleanups testserve.Tally
 
 // testListener is a "listener.test_loopback" module: TCP on a loopback
 // port, recording what happens to it.
@@ -68,7 +45,7 @@ func (l *testListener) Validate() error {
 	return nil
 }
 
-func (l *testListener) Cleanup() error { l.cleaned = true; countCleanup(l.Tag); return nil }
+func (l *testListener) Cleanup() error { l.cleaned = true; cleanups.Add(l.Tag); return nil }
 
 func (l *testListener) Listen(context.Context) (net.Listener, error) {
 	ln, err := net.Listen("tcp", loopback(l.Port))
@@ -91,7 +68,7 @@ func (*countingMiddleware) FastRpcModule() module.ModuleInfo {
 
 func (*countingMiddleware) WrapHandler(next master.Handler) master.Handler { return next }
 
-func (c *countingMiddleware) Cleanup() error { countCleanup(c.Tag); return nil }
+func (c *countingMiddleware) Cleanup() error { cleanups.Add(c.Tag); return nil }
 
 func init() {
 	module.Register(&testListener{})
@@ -168,48 +145,48 @@ func TestFromJSONConfigErrors(t *testing.T) {
 
 // A config that fails cleans up the modules loaded before the failure.
 func TestFromJSONConfigFailureCleansUp(t *testing.T) {
-	resetCleanups()
+	cleanups.Reset()
 	_, err := master.FromJSON(context.Background(), []byte(`{
 		"listeners": [{"module": "test_loopback", "tag": "fail.l"}],
 		"middleware": [{"module": "test_counting", "tag": "fail.m"}, {"module": "test_counting", "tag": "fail.bad", "extra": 1}]
 	}`))
 	require.ErrorContains(t, err, `middleware[1]: module "master.middleware.test_counting": config field "extra"`)
-	require.Equal(t, 1, cleanedUp("fail.l"), "the listener loaded before the failure")
-	require.Equal(t, 1, cleanedUp("fail.m"), "the middleware loaded before the failure")
-	require.Zero(t, cleanedUp("fail.bad"), "a module whose config did not decode was never set up")
+	require.Equal(t, 1, cleanups.Count("fail.l"), "the listener loaded before the failure")
+	require.Equal(t, 1, cleanups.Count("fail.m"), "the middleware loaded before the failure")
+	require.Zero(t, cleanups.Count("fail.bad"), "a module whose config did not decode was never set up")
 
 	_, err = master.FromJSON(context.Background(), []byte(`{
 		"listeners": [{"module": "test_loopback", "tag": "fail2.l"}, {"module": "test_loopback", "tag": "fail2.bad", "port": -1}]
 	}`))
 	require.ErrorContains(t, err, "listeners[1]")
-	require.Equal(t, 1, cleanedUp("fail2.l"))
-	require.Equal(t, 1, cleanedUp("fail2.bad"), "the module that failed Validate is cleaned up too")
+	require.Equal(t, 1, cleanups.Count("fail2.l"))
+	require.Equal(t, 1, cleanups.Count("fail2.bad"), "the module that failed Validate is cleaned up too")
 }
 
 // Closing or shutting down a master built by FromJSON runs the Cleanup of
 // its listener and middleware modules, once.
 func TestFromJSONConfigCloseCleansUp(t *testing.T) {
-	resetCleanups()
+	cleanups.Reset()
 	config := func(tag string) []byte {
 		return []byte(`{"listeners": [{"module": "test_loopback", "tag": "` + tag + `.l"}],
 			"middleware": [{"module": "test_counting", "tag": "` + tag + `.m"}, {"module": "logging"}]}`)
 	}
 	m, err := master.FromJSON(context.Background(), config("close"))
 	require.NoError(t, err)
-	require.Zero(t, cleanedUp("close.l"), "nothing is cleaned up while the master is open")
+	require.Zero(t, cleanups.Count("close.l"), "nothing is cleaned up while the master is open")
 	require.NoError(t, m.Close())
-	require.Equal(t, 1, cleanedUp("close.l"))
-	require.Equal(t, 1, cleanedUp("close.m"))
+	require.Equal(t, 1, cleanups.Count("close.l"))
+	require.Equal(t, 1, cleanups.Count("close.m"))
 	require.NoError(t, m.Close())
-	require.Equal(t, 1, cleanedUp("close.m"), "once")
+	require.Equal(t, 1, cleanups.Count("close.m"), "once")
 
 	m, err = master.FromJSON(context.Background(), config("shutdown"))
 	require.NoError(t, err)
 	require.NoError(t, m.Shutdown(callCtx(t)))
-	require.Equal(t, 1, cleanedUp("shutdown.l"))
-	require.Equal(t, 1, cleanedUp("shutdown.m"))
+	require.Equal(t, 1, cleanups.Count("shutdown.l"))
+	require.Equal(t, 1, cleanups.Count("shutdown.m"))
 	require.NoError(t, m.Close())
-	require.Equal(t, 1, cleanedUp("shutdown.m"), "once")
+	require.Equal(t, 1, cleanups.Count("shutdown.m"), "once")
 }
 
 // A slave's middleware in a master's config is not found: the master

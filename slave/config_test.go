@@ -4,11 +4,11 @@ import (
 	"context"
 	"net"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/AmanTrance/FastRpc/internal/testserve"
 	"github.com/AmanTrance/FastRpc/master"
 	"github.com/AmanTrance/FastRpc/middleware"
 	"github.com/AmanTrance/FastRpc/module"
@@ -18,30 +18,7 @@ import (
 )
 
 // cleanups counts the Cleanup calls of this file's test modules, by tag.
-var cleanups = struct {
-	sync.Mutex
-	n map[string]int
-}{n: map[string]int{}}
-
-// resetCleanups forgets earlier counts, so a test can run again
-// (go test -count=2).
-func resetCleanups() {
-	cleanups.Lock()
-	defer cleanups.Unlock()
-	clear(cleanups.n)
-}
-
-func cleanedUp(tag string) int {
-	cleanups.Lock()
-	defer cleanups.Unlock()
-	return cleanups.n[tag]
-}
-
-func countCleanup(tag string) {
-	cleanups.Lock()
-	defer cleanups.Unlock()
-	cleanups.n[tag]++
-}
+var cleanups testserve.Tally
 
 // A third party's modules, one per namespace a slave loads from, each
 // "<namespace>.test_counting" with a Cleanup that counts.
@@ -70,9 +47,9 @@ func (*tallyMiddleware) FastRpcModule() module.ModuleInfo {
 	return module.ModuleInfo{ID: module.NamespaceSlaveMiddleware + ".test_counting", New: func() module.Module { return new(tallyMiddleware) }}
 }
 
-func (d *tallyDialer) Cleanup() error     { countCleanup(d.Tag); return nil }
-func (p *tallyPool) Cleanup() error       { countCleanup(p.Tag); return nil }
-func (m *tallyMiddleware) Cleanup() error { countCleanup(m.Tag); return nil }
+func (d *tallyDialer) Cleanup() error     { cleanups.Add(d.Tag); return nil }
+func (p *tallyPool) Cleanup() error       { cleanups.Add(p.Tag); return nil }
+func (m *tallyMiddleware) Cleanup() error { cleanups.Add(m.Tag); return nil }
 
 func (*tallyPool) NewPool(dial poolimpl.DialFunc, size int) (poolimpl.Pool, error) {
 	return poolimpl.Mutex(poolimpl.Options{})(dial, size)
@@ -165,7 +142,7 @@ func TestFromJSONConfigMasterMiddleware(t *testing.T) {
 // A config that fails cleans up the modules loaded before the failure:
 // its dialer, pool and middleware.
 func TestFromJSONConfigFailureCleansUp(t *testing.T) {
-	resetCleanups()
+	cleanups.Reset()
 	doc := `{
 		"address": "x",
 		"dialer": {"module": "test_counting", "tag": "fail.dialer"},
@@ -175,7 +152,7 @@ func TestFromJSONConfigFailureCleansUp(t *testing.T) {
 	_, err := slave.FromJSON(context.Background(), []byte(doc))
 	require.ErrorContains(t, err, "middleware[1]")
 	for _, tag := range []string{"fail.dialer", "fail.pool", "fail.mw"} {
-		require.Equal(t, 1, cleanedUp(tag), tag)
+		require.Equal(t, 1, cleanups.Count(tag), tag)
 	}
 
 	// Every module loads, and then the slave cannot be made.
@@ -183,24 +160,24 @@ func TestFromJSONConfigFailureCleansUp(t *testing.T) {
 	require.ErrorContains(t, err, "fastrpc: slave config: ")
 	require.ErrorContains(t, err, "Address is required")
 	for _, tag := range []string{"new.dialer", "new.pool", "new.mw"} {
-		require.Equal(t, 1, cleanedUp(tag), tag)
+		require.Equal(t, 1, cleanups.Count(tag), tag)
 	}
 }
 
 // Closing a slave built by FromJSON runs the Cleanup of its dialer, pool
 // and middleware modules, once.
 func TestFromJSONConfigCloseCleansUp(t *testing.T) {
-	resetCleanups()
+	cleanups.Reset()
 	sock := filepath.Join(t.TempDir(), "m.sock")
 	s, err := slave.FromJSON(context.Background(), tallyConfig(sock, "close"))
 	require.NoError(t, err)
 	for _, tag := range []string{"close.dialer", "close.pool", "close.mw"} {
-		require.Zero(t, cleanedUp(tag), "%s: nothing is cleaned up while the slave is open", tag)
+		require.Zero(t, cleanups.Count(tag), "%s: nothing is cleaned up while the slave is open", tag)
 	}
 	require.NoError(t, s.Close())
 	require.NoError(t, s.Close())
 	for _, tag := range []string{"close.dialer", "close.pool", "close.mw"} {
-		require.Equal(t, 1, cleanedUp(tag), "%s: cleaned up once", tag)
+		require.Equal(t, 1, cleanups.Count(tag), "%s: cleaned up once", tag)
 	}
 }
 

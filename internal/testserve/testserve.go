@@ -121,3 +121,34 @@ func (b *SyncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.b.String()
 }
+
+// Tally counts events by tag, safe for concurrent use: test modules count
+// their Cleanup calls in one. The zero value is ready.
+type Tally struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+// Add counts one event for tag.
+func (t *Tally) Add(tag string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.n == nil {
+		t.n = map[string]int{}
+	}
+	t.n[tag]++
+}
+
+// Count returns how many events tag had.
+func (t *Tally) Count(tag string) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.n[tag]
+}
+
+// Reset forgets every count, so a test can run again (go test -count=2).
+func (t *Tally) Reset() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	clear(t.n)
+}
