@@ -52,7 +52,7 @@ func TestCallOutputFIFO(t *testing.T) {
 	d := startDemo(t)
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "fifo")
-	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+	mkfifo(t, fifo)
 	// A second name for the FIFO, to release the reader should the tool
 	// replace the first.
 	spare := filepath.Join(dir, "spare")
@@ -203,7 +203,7 @@ func TestCallTimeoutReadingInput(t *testing.T) {
 
 	// A FIFO nobody writes to.
 	fifo := filepath.Join(t.TempDir(), "in")
-	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+	mkfifo(t, fifo)
 	go func() { done <- fastrpc(t, "call", d.addr, "echo", "-d", "@"+fifo, "--timeout", "300ms") }()
 	select {
 	case r := <-done:
