@@ -32,14 +32,10 @@ func buildBinary(t *testing.T) string {
 	return bin
 }
 
-// TestBinary runs the real binary: serve until SIGINT, caps and call
-// against it, and --help.
-func TestBinary(t *testing.T) {
-	bin := buildBinary(t)
-	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
-	defer cancel()
-
-	serve := exec.CommandContext(ctx, bin, "serve", "--addr", "127.0.0.1:0")
+// startServe starts serve, a `fastrpc serve` command, and returns the
+// address from its first line on stderr and a reader of the rest.
+func startServe(t *testing.T, serve *exec.Cmd) (string, *bufio.Reader) {
+	t.Helper()
 	stderr, err := serve.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, serve.Start())
@@ -48,6 +44,18 @@ func TestBinary(t *testing.T) {
 	require.NoError(t, err)
 	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "listening on ")
 	require.True(t, ok, "first line: %q", line)
+	return addr, br
+}
+
+// TestBinary runs the real binary: serve until SIGINT, caps and call
+// against it, and --help.
+func TestBinary(t *testing.T) {
+	bin := buildBinary(t)
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+	defer cancel()
+
+	serve := exec.CommandContext(ctx, bin, "serve", "--addr", "127.0.0.1:0")
+	addr, br := startServe(t, serve)
 	rest := make(chan string, 1)
 	go func() {
 		b, _ := io.ReadAll(br)
@@ -83,12 +91,7 @@ func TestBinary(t *testing.T) {
 
 	// SIGTERM too.
 	serve = exec.CommandContext(ctx, bin, "serve", "--addr", "127.0.0.1:0")
-	stderr, err = serve.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, serve.Start())
-	br = bufio.NewReader(stderr)
-	_, err = br.ReadString('\n')
-	require.NoError(t, err)
+	_, br = startServe(t, serve)
 	require.NoError(t, serve.Process.Signal(syscall.SIGTERM))
 	b, _ := io.ReadAll(br)
 	require.NoError(t, serve.Wait(), "serve after SIGTERM; stderr: %s", b)
@@ -118,14 +121,7 @@ func TestBinarySecondInterrupt(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
 	serve := exec.CommandContext(ctx, "/bin/sh", "-c", `trap "" INT; exec "$0" serve --addr 127.0.0.1:0`, bin)
-	stderr, err := serve.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, serve.Start())
-	br := bufio.NewReader(stderr)
-	line, err := br.ReadString('\n')
-	require.NoError(t, err)
-	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "listening on ")
-	require.True(t, ok, "first line: %q", line)
+	addr, br := startServe(t, serve)
 	go func() { _, _ = io.Copy(io.Discard, br) }()
 
 	// A call in flight, which the graceful shutdown would wait for.

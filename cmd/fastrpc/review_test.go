@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -263,35 +261,6 @@ func TestBenchTimeoutReadingInput(t *testing.T) {
 	}
 }
 
-// silentPeer accepts connections and never says anything.
-func silentPeer(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var conns []net.Conn
-	var mu sync.Mutex
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-	})
-	return ln.Addr().String()
-}
-
 // runCancelled runs args and cancels its context, as SIGINT does, after
 // wait.
 func runCancelled(t *testing.T, wait time.Duration, args ...string) result {
@@ -316,7 +285,7 @@ func TestInterruptedIs130(t *testing.T) {
 	d := startDemo(t)
 	r := runCancelled(t, 200*time.Millisecond, "call", d.addr, "slow", "-d", "10s")
 	requireFailure(t, r, exitInterrupted, "interrupted")
-	silent := silentPeer(t)
+	silent := testserve.Silent(t)
 	for _, args := range [][]string{
 		{"call", silent, "echo"},
 		{"caps", silent},
@@ -375,7 +344,7 @@ func TestMessagesNameTheToolsFlags(t *testing.T) {
 	requireFailure(t, r, exitUsage, "--connections 2 is fewer than the 10 connections", "min_idle")
 
 	// A --timeout longer than the config's dial_timeout bounds connecting.
-	silent := silentPeer(t)
+	silent := testserve.Silent(t)
 	cfg = filepath.Join(dir, "dial.json")
 	require.NoError(t, os.WriteFile(cfg, []byte(`{"dial_timeout": "100ms"}`), 0o600))
 	start := time.Now()

@@ -304,38 +304,16 @@ func TestFaultConnectionReset(t *testing.T) {
 // TestFaultBlackhole: a listener that accepts and never answers. Dialling
 // and calls end at their deadlines with clear errors.
 func TestFaultBlackhole(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var held []net.Conn
-	var mu sync.Mutex
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			held = append(held, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range held {
-			_ = c.Close()
-		}
-	})
+	addr := testserve.Silent(t)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err = slave.Dial(ctx, slave.Config{Address: ln.Addr().String(), PoolSize: 1})
+	_, err := slave.Dial(ctx, slave.Config{Address: addr, PoolSize: 1})
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.Less(t, time.Since(start), 5*time.Second)
 
-	s, err := slave.New(slave.Config{Address: ln.Addr().String(), PoolSize: 1})
+	s, err := slave.New(slave.Config{Address: addr, PoolSize: 1})
 	require.NoError(t, err)
 	defer s.Close()
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 300*time.Millisecond)
