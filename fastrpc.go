@@ -80,7 +80,8 @@ func NewSlave(masterIP net.IP, masterPort int, poolSize int) (*RpcSlave, error) 
 // GetMasterCapabilities returns the methods the master serves. It has no
 // deadline; slave.Slave.Capabilities takes a context.
 func (r *RpcSlave) GetMasterCapabilities() ([]MasterCapabilitiesDTO, error) {
-	return r.Capabilities(context.Background())
+	caps, err := r.Capabilities(context.Background())
+	return caps.Methods, err
 }
 
 // CallForBuffer calls method with buf as the request and returns the

@@ -45,8 +45,15 @@ type Conn struct {
 	nc      net.Conn
 	br      *bufio.Reader
 	bw      *bufio.Writer
-	scratch [frame.RequestHeaderSize]byte
+	scratch [frame.RequestHeaderSizeV2]byte
 	probe   prober
+	// version is the protocol version the handshake settled on; 1 until
+	// then.
+	version uint16
+	// lastID is the ID of the last request written (version 2).
+	lastID uint64
+	// block holds the last metadata block read.
+	block []byte
 	// lastResponse is when the last response header was read, in monoNow
 	// time; 0 before the first.
 	lastResponse time.Duration
@@ -56,13 +63,15 @@ type Conn struct {
 	callDeadlineSet bool
 }
 
-// New wraps nc. It performs no I/O; see [Dial], [Conn.WritePreface] and
-// [Conn.ReadPreface] for the preface exchange.
+// New wraps nc. It performs no I/O; see [Dial] and [Conn.ServerHandshake]
+// for the preface exchange. It speaks version 1 until a handshake settles
+// on another.
 func New(nc net.Conn, cfg Config) *Conn {
 	c := &Conn{
-		nc: nc,
-		br: bufio.NewReaderSize(nc, bufSize(cfg.ReadBufferSize)),
-		bw: bufio.NewWriterSize(nc, bufSize(cfg.WriteBufferSize)),
+		nc:      nc,
+		version: frame.Version1,
+		br:      bufio.NewReaderSize(nc, bufSize(cfg.ReadBufferSize)),
+		bw:      bufio.NewWriterSize(nc, bufSize(cfg.WriteBufferSize)),
 	}
 	c.probeAfter = max(cfg.ProbeAfter, 0)
 	c.probe.init(nc)
@@ -111,14 +120,49 @@ func (c *Conn) SetReadDeadline(t time.Time) error { return c.nc.SetReadDeadline(
 // SetWriteDeadline sets the write deadline; see SetDeadline.
 func (c *Conn) SetWriteDeadline(t time.Time) error { return c.nc.SetWriteDeadline(t) }
 
-// WritePreface writes a preface with this package's protocol version and
-// flushes it.
+// Version returns the protocol version the connection speaks: what the
+// handshake settled on, 1 before one.
+func (c *Conn) Version() uint16 { return c.version }
+
+// WritePreface writes a master's preface with status and flushes it. It
+// states version 1, which every slave accepts: it is how a master refuses
+// a connection before reading anything ([ServerHandshake] answers a
+// slave it serves).
 func (c *Conn) WritePreface(status frame.HandshakeStatus) error {
-	frame.PutPreface(c.scratch[:], frame.Preface{Version: frame.Version, Status: status})
+	return c.writePreface(frame.Preface{Version: frame.Version1, Status: status})
+}
+
+func (c *Conn) writePreface(p frame.Preface) error {
+	frame.PutPreface(c.scratch[:], p)
 	if _, err := c.bw.Write(c.scratch[:frame.PrefaceSize]); err != nil {
 		return err
 	}
 	return c.bw.Flush()
+}
+
+// ServerHandshake performs the master's side of the handshake on a
+// connection it serves: it reads the slave's preface, settles on the
+// lower of the slave's highest version and max (0 means
+// frame.MaxVersion), and answers with that version and HandshakeOK. The
+// caller bounds it with a deadline. Errors are ReadPreface's.
+func (c *Conn) ServerHandshake(max uint16) error {
+	if max == 0 || max > frame.MaxVersion {
+		max = frame.MaxVersion
+	}
+	p, err := c.ReadPreface()
+	if err != nil {
+		return err
+	}
+	if p.Version != frame.Version1 {
+		// Slaves state version 1 and offer more in the status field.
+		return &frame.VersionError{Local: frame.Version1, Remote: p.Version}
+	}
+	v := frame.Negotiate(p, max)
+	if err := c.writePreface(frame.Preface{Version: v, Status: frame.HandshakeOK}); err != nil {
+		return err
+	}
+	c.version = v
+	return nil
 }
 
 // ReadPreface reads and validates the peer's preface. Errors from
@@ -166,11 +210,39 @@ func (c *Conn) waitForData() error {
 // concurrently with a blocked Write.
 func (c *Conn) unsent() (n int, ok bool) { return c.probe.unsent() }
 
+// takeCancel consumes a cancel frame if one is next; see
+// connhooks.Hooks.TakeCancel.
+func (c *Conn) takeCancel(id uint64) (bool, error) {
+	if c.version < frame.Version2 {
+		return false, nil
+	}
+	b, err := c.br.Peek(frame.RequestHeaderSizeV2)
+	if err != nil {
+		return false, eofIsUnexpected(err, len(b))
+	}
+	h, err := frame.ParseRequestHeaderV2(b)
+	if err != nil || h.Kind != frame.KindCancel || h.ID != id {
+		return false, nil // the connection's goroutine finds out
+	}
+	_, _ = c.br.Discard(frame.RequestHeaderSizeV2)
+	return true, nil
+}
+
 // buffered returns how many received bytes are buffered and not yet read.
 func (c *Conn) buffered() int { return c.br.Buffered() }
 
-// ReadRequestHeader reads and decodes a request header.
+// ReadRequestHeader reads and decodes a request header, or in version 2
+// a cancel frame (Kind frame.KindCancel).
 func (c *Conn) ReadRequestHeader() (frame.RequestHeader, error) {
+	if c.version >= frame.Version2 {
+		b, err := c.br.Peek(frame.RequestHeaderSizeV2)
+		if err != nil {
+			return frame.RequestHeader{}, eofIsUnexpected(err, len(b))
+		}
+		h, err := frame.ParseRequestHeaderV2(b)
+		_, _ = c.br.Discard(frame.RequestHeaderSizeV2)
+		return h, err
+	}
 	b, err := c.br.Peek(frame.RequestHeaderSize)
 	if err != nil {
 		return frame.RequestHeader{}, eofIsUnexpected(err, len(b))
@@ -180,18 +252,83 @@ func (c *Conn) ReadRequestHeader() (frame.RequestHeader, error) {
 	return h, err
 }
 
-// ReadResponseHeader reads and decodes a response header.
+// RequestHeaderSize is the size of a request header in the connection's
+// version.
+func (c *Conn) RequestHeaderSize() int {
+	if c.version >= frame.Version2 {
+		return frame.RequestHeaderSizeV2
+	}
+	return frame.RequestHeaderSize
+}
+
+// ErrCallID means a version 2 response named another call than the one
+// in flight: the peer broke the protocol, and the connection must be
+// closed; the response is not the call's answer.
+var ErrCallID = errors.New("fastrpc: the master answered another call than the one in flight (protocol violation)")
+
+// ReadResponseHeader reads and decodes a response header. In version 2 it
+// checks that the response answers the last request written: a response
+// with another ID gives ErrCallID (the notice of a closing connection,
+// StatusShuttingDown with ID 0, answers any).
 func (c *Conn) ReadResponseHeader() (frame.ResponseHeader, error) {
-	b, err := c.br.Peek(frame.ResponseHeaderSize)
+	size := frame.ResponseHeaderSize
+	if c.version >= frame.Version2 {
+		size = frame.ResponseHeaderSizeV2
+	}
+	b, err := c.br.Peek(size)
 	if err != nil {
 		return frame.ResponseHeader{}, eofIsUnexpected(err, len(b))
 	}
-	h, err := frame.ParseResponseHeader(b)
-	_, _ = c.br.Discard(frame.ResponseHeaderSize)
+	var h frame.ResponseHeader
+	if size == frame.ResponseHeaderSizeV2 {
+		h, err = frame.ParseResponseHeaderV2(b)
+		if err == nil && h.ID != c.lastID && (h.ID != 0 || h.Status != frame.StatusShuttingDown) {
+			err = fmt.Errorf("%w: got call %d, call %d is in flight", ErrCallID, h.ID, c.lastID)
+		}
+	} else {
+		h, err = frame.ParseResponseHeader(b)
+	}
+	_, _ = c.br.Discard(size)
 	if c.probeAfter > 0 {
 		c.lastResponse = monoNow() // only the probe window needs the clock
 	}
 	return h, err
+}
+
+// ReadMetadata reads a metadata block of n bytes, n being the Metadata of
+// the header just read, and returns it; the slice is valid until the next
+// ReadMetadata. The buffer grows with the bytes received, up to
+// frame.MaxMetadataSize, whatever n claims.
+func (c *Conn) ReadMetadata(n uint32) ([]byte, error) {
+	if n > frame.MaxMetadataSize {
+		return nil, fmt.Errorf("%w: a block of %d bytes, the limit is %d", frame.ErrMetadata, n, frame.MaxMetadataSize)
+	}
+	c.block = c.block[:0]
+	for left := int(n); left > 0; {
+		if c.br.Buffered() == 0 {
+			if _, err := c.br.Peek(1); err != nil {
+				return nil, eofIsUnexpected(err, 1)
+			}
+		}
+		b, _ := c.br.Peek(min(left, c.br.Buffered()))
+		c.block = append(c.block, b...)
+		_, _ = c.br.Discard(len(b))
+		left -= len(b)
+	}
+	return c.block, nil
+}
+
+// WriteMetadataPair buffers one metadata pair, after a header whose
+// Metadata counted it. The caller has checked it against the limits.
+func (c *Conn) WriteMetadataPair(key, value string) error {
+	if err := c.bw.WriteByte(byte(len(key))); err != nil {
+		return err
+	}
+	_, _ = c.bw.WriteString(key)
+	_ = c.bw.WriteByte(byte(len(value) >> 8))
+	_ = c.bw.WriteByte(byte(len(value)))
+	_, err := c.bw.WriteString(value)
+	return err
 }
 
 // eofIsUnexpected turns an EOF after part of a frame into
@@ -203,15 +340,51 @@ func eofIsUnexpected(err error, got int) error {
 	return err
 }
 
-// WriteRequestHeader buffers an encoded request header.
+// ErrVersion1 means a frame needs protocol version 2 (metadata, a cancel
+// frame) and the connection speaks version 1; nothing was written.
+var ErrVersion1 = errors.New("fastrpc: the master speaks protocol version 1, which has no metadata or cancel frames")
+
+// WriteRequestHeader buffers an encoded request header. In version 2 it
+// gives the request the connection's next call ID (h.ID is ignored) and
+// encodes h.Metadata; in version 1 a header with metadata gives
+// ErrVersion1.
 func (c *Conn) WriteRequestHeader(h frame.RequestHeader) error {
-	frame.PutRequestHeader(c.scratch[:], h)
-	_, err := c.bw.Write(c.scratch[:frame.RequestHeaderSize])
+	if c.version < frame.Version2 {
+		if h.Metadata != 0 || h.Kind != frame.KindRequest {
+			return ErrVersion1
+		}
+		frame.PutRequestHeader(c.scratch[:], h)
+		_, err := c.bw.Write(c.scratch[:frame.RequestHeaderSize])
+		return err
+	}
+	c.lastID++
+	h.ID, h.Kind = c.lastID, frame.KindRequest
+	frame.PutRequestHeaderV2(c.scratch[:], h)
+	_, err := c.bw.Write(c.scratch[:frame.RequestHeaderSizeV2])
 	return err
 }
 
-// WriteResponseHeader buffers an encoded response header.
+// WriteCancel writes and flushes a cancel frame for the last request
+// written; ErrVersion1 in version 1.
+func (c *Conn) WriteCancel() error {
+	if c.version < frame.Version2 {
+		return ErrVersion1
+	}
+	frame.PutRequestHeaderV2(c.scratch[:], frame.RequestHeader{Kind: frame.KindCancel, ID: c.lastID})
+	if _, err := c.bw.Write(c.scratch[:frame.RequestHeaderSizeV2]); err != nil {
+		return err
+	}
+	return c.bw.Flush()
+}
+
+// WriteResponseHeader buffers an encoded response header. In version 1
+// h.ID and h.Metadata are not sent: the caller sends no metadata block.
 func (c *Conn) WriteResponseHeader(h frame.ResponseHeader) error {
+	if c.version >= frame.Version2 {
+		frame.PutResponseHeaderV2(c.scratch[:], h)
+		_, err := c.bw.Write(c.scratch[:frame.ResponseHeaderSizeV2])
+		return err
+	}
 	frame.PutResponseHeader(c.scratch[:], h)
 	_, err := c.bw.Write(c.scratch[:frame.ResponseHeaderSize])
 	return err

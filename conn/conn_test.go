@@ -53,7 +53,7 @@ func TestPrefaceRoundTrip(t *testing.T) {
 	p, err := cb.ReadPreface()
 	require.NoError(t, err)
 	require.NoError(t, wait(t, done))
-	assert.Equal(t, frame.Preface{Version: frame.Version, Status: frame.HandshakeShuttingDown}, p)
+	assert.Equal(t, frame.Preface{Version: frame.Version1, Status: frame.HandshakeShuttingDown}, p)
 }
 
 func TestHeaderRoundTrip(t *testing.T) {

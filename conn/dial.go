@@ -77,6 +77,10 @@ type DialConfig struct {
 	// When it passes, the error matches ErrNoPreface. 0 means
 	// DefaultHandshakeTimeout.
 	HandshakeTimeout time.Duration
+	// MaxVersion is the highest protocol version offered to the master; 0
+	// means frame.MaxVersion. The connection speaks the lower of it and
+	// the master's highest (see Conn.Version).
+	MaxVersion uint16
 }
 
 // Dial opens a connection with d and performs the slave's side of the
@@ -110,7 +114,7 @@ func Dial(ctx context.Context, d Dialer, network, address string, cfg DialConfig
 	}
 	c := New(nc, cfg.Conn)
 	hctx, cancel := withTimeout(ctx, cfg.HandshakeTimeout)
-	err = c.clientHandshake(hctx)
+	err = c.clientHandshake(hctx, cfg.MaxVersion)
 	timedOut = hctx.Err() != nil
 	cancel()
 	if err != nil {
@@ -179,18 +183,24 @@ func withCtxErr(ctx context.Context, err error) error {
 	return fmt.Errorf("%w (%w)", cerr, err)
 }
 
-func (c *Conn) clientHandshake(ctx context.Context) error {
+func (c *Conn) clientHandshake(ctx context.Context, max uint16) error {
+	if max == 0 || max > frame.MaxVersion {
+		max = frame.MaxVersion
+	}
 	// The end of ctx, deadline or cancellation, interrupts the exchange.
 	// The socket gets no deadline of its own: one equal to ctx's deadline
 	// can fire before ctx's timer, and the error would then not be ctx's.
 	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
-	if err := c.WritePreface(frame.HandshakeOK); err != nil {
+	if err := c.writePreface(frame.SlavePreface(max)); err != nil {
 		return err
 	}
 	p, err := c.ReadPreface()
 	if err != nil {
 		return err
+	}
+	if p.Version > max {
+		return &frame.VersionError{Local: max, Remote: p.Version}
 	}
 	switch p.Status {
 	case frame.HandshakeOK:
@@ -204,5 +214,6 @@ func (c *Conn) clientHandshake(ctx context.Context) error {
 	if !stop() {
 		return ctx.Err()
 	}
+	c.version = p.Version
 	return c.nc.SetDeadline(time.Time{})
 }

@@ -33,7 +33,7 @@ func masterPreface(p frame.Preface) []byte {
 // the slave's, reporting it on got (when not nil).
 func answer(status frame.HandshakeStatus, got chan<- []byte) func(net.Conn) {
 	return func(nc net.Conn) {
-		if _, err := nc.Write(masterPreface(frame.Preface{Version: frame.Version, Status: status})); err != nil {
+		if _, err := nc.Write(masterPreface(frame.Preface{Version: frame.Version1, Status: status})); err != nil {
 			return
 		}
 		b := make([]byte, frame.PrefaceSize)
@@ -69,8 +69,9 @@ func TestDialHandshakeOK(t *testing.T) {
 	assert.Equal(t, "FRPC", string(b[:4]), "slave preface magic")
 	p, err := frame.ParsePreface(b)
 	require.NoError(t, err)
-	assert.Equal(t, frame.Preface{Version: frame.Version, Status: frame.HandshakeOK}, p)
+	assert.Equal(t, frame.SlavePreface(frame.MaxVersion), p, "version 1, offering version 2")
 	assert.Zero(t, hooks.Buffered(c), "Dial must consume exactly the preface")
+	assert.Equal(t, frame.Version1, c.Version(), "the master answered version 1")
 }
 
 // After Dial returns, neither the handshake's deadline nor the end of its
@@ -82,7 +83,7 @@ func TestDialLeavesNoDeadline(t *testing.T) {
 			frame.PutResponseHeader(hdr, frame.ResponseHeader{Status: frame.StatusOK, Length: 3})
 			send := make(chan struct{})
 			addr := testserve.RawTCP(t, func(nc net.Conn) {
-				_, _ = nc.Write(masterPreface(frame.Preface{Version: frame.Version}))
+				_, _ = nc.Write(masterPreface(frame.Preface{Version: frame.Version1}))
 				_, _ = io.ReadFull(nc, make([]byte, frame.PrefaceSize))
 				<-send
 				_, _ = nc.Write(append(hdr, "abc"...))
@@ -178,7 +179,7 @@ func TestDialNotFastRpc(t *testing.T) {
 
 func TestDialVersionMismatch(t *testing.T) {
 	addr := testserve.RawTCP(t, func(nc net.Conn) {
-		_, _ = nc.Write(masterPreface(frame.Preface{Version: 2}))
+		_, _ = nc.Write(masterPreface(frame.Preface{Version: 3}))
 		_, _ = io.Copy(io.Discard, nc)
 	})
 	c, err := conn.Dial(dialCtx(t, 5*time.Second), &net.Dialer{}, "tcp", addr, conn.DialConfig{})
@@ -186,8 +187,18 @@ func TestDialVersionMismatch(t *testing.T) {
 	assert.Nil(t, c)
 	var ve *frame.VersionError
 	require.ErrorAs(t, err, &ve)
+	assert.Equal(t, uint16(3), ve.Remote)
+	assert.Equal(t, frame.MaxVersion, ve.Local)
+
+	// A master answering a version above the one offered is refused too.
+	addr = testserve.RawTCP(t, func(nc net.Conn) {
+		_, _ = nc.Write(masterPreface(frame.Preface{Version: 2}))
+		_, _ = io.Copy(io.Discard, nc)
+	})
+	_, err = conn.Dial(dialCtx(t, 5*time.Second), &net.Dialer{}, "tcp", addr, conn.DialConfig{MaxVersion: 1})
+	require.ErrorAs(t, err, &ve)
 	assert.Equal(t, uint16(2), ve.Remote)
-	assert.Equal(t, frame.Version, ve.Local)
+	assert.Equal(t, frame.Version1, ve.Local)
 }
 
 // silent accepts and reads, but never answers.

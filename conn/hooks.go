@@ -11,5 +11,6 @@ func init() {
 		Discard:         (*Conn).discard,
 		Unsent:          (*Conn).unsent,
 		SetCallDeadline: (*Conn).setCallDeadline,
+		TakeCancel:      (*Conn).takeCancel,
 	})
 }

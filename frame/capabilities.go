@@ -38,34 +38,44 @@ func AppendCapabilities(b []byte, caps []Capability) ([]byte, error) {
 // against the bytes actually present before anything is allocated, so a
 // hostile body cannot make it allocate more than len(b) permits.
 func ParseCapabilities(b []byte) ([]Capability, error) {
+	caps, rest, err := parseCapabilityList(b)
+	if err != nil {
+		return nil, err
+	}
+	if len(rest) != 0 {
+		return nil, fmt.Errorf("%w: %d trailing bytes", ErrCapabilities, len(rest))
+	}
+	return caps, nil
+}
+
+// parseCapabilityList decodes the list of methods that starts a
+// capabilities body and returns what follows it.
+func parseCapabilityList(b []byte) ([]Capability, []byte, error) {
 	if len(b) < 4 {
-		return nil, ErrCapabilities
+		return nil, nil, ErrCapabilities
 	}
 	n := binary.BigEndian.Uint32(b)
 	b = b[4:]
 	// Each entry needs at least 8 bytes of length fields.
 	if uint64(n) > uint64(len(b))/8 {
-		return nil, fmt.Errorf("%w: %d entries claimed in %d bytes", ErrCapabilities, n, len(b))
+		return nil, nil, fmt.Errorf("%w: %d entries claimed in %d bytes", ErrCapabilities, n, len(b))
 	}
 	caps := make([]Capability, 0, n)
 	for i := uint32(0); i < n; i++ {
 		var f [4]string
 		for j := range f {
 			if len(b) < 2 {
-				return nil, fmt.Errorf("%w: entry %d truncated", ErrCapabilities, i)
+				return nil, nil, fmt.Errorf("%w: entry %d truncated", ErrCapabilities, i)
 			}
 			l := int(binary.BigEndian.Uint16(b))
 			b = b[2:]
 			if l > len(b) {
-				return nil, fmt.Errorf("%w: entry %d string of %d bytes truncated", ErrCapabilities, i, l)
+				return nil, nil, fmt.Errorf("%w: entry %d string of %d bytes truncated", ErrCapabilities, i, l)
 			}
 			f[j] = string(b[:l])
 			b = b[l:]
 		}
 		caps = append(caps, Capability{Name: f[0], Description: f[1], IncomingEncoding: f[2], ReturningEncoding: f[3]})
 	}
-	if len(b) != 0 {
-		return nil, fmt.Errorf("%w: %d trailing bytes", ErrCapabilities, len(b))
-	}
-	return caps, nil
+	return caps, b, nil
 }

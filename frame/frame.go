@@ -7,8 +7,13 @@ import (
 	"time"
 )
 
-// Version is the protocol version this package encodes and accepts.
-const Version uint16 = 1
+// Protocol versions. This package encodes and accepts both.
+const (
+	Version1 uint16 = 1
+	Version2 uint16 = 2
+	// MaxVersion is the highest version this package speaks.
+	MaxVersion = Version2
+)
 
 // Sizes of the fixed-width frames, in bytes.
 const (
@@ -105,8 +110,9 @@ func PutPreface(b []byte, p Preface) {
 }
 
 // ParsePreface decodes a preface. It returns [ErrBadMagic] when b does not
-// start with the FastRpc magic and a [*VersionError] when the version is not
-// [Version]; in the latter case the returned Preface is still filled in.
+// start with the FastRpc magic and a [*VersionError] when the version is
+// not one this package speaks (1 to [MaxVersion]); in the latter case the
+// returned Preface is still filled in.
 func ParsePreface(b []byte) (Preface, error) {
 	if len(b) < PrefaceSize {
 		return Preface{}, ErrShort
@@ -118,8 +124,8 @@ func ParsePreface(b []byte) (Preface, error) {
 		Version: binary.BigEndian.Uint16(b[4:]),
 		Status:  HandshakeStatus(binary.BigEndian.Uint16(b[6:])),
 	}
-	if p.Version != Version {
-		return p, &VersionError{Local: Version, Remote: p.Version}
+	if p.Version < Version1 || p.Version > MaxVersion {
+		return p, &VersionError{Local: MaxVersion, Remote: p.Version}
 	}
 	return p, nil
 }
@@ -134,8 +140,16 @@ type RequestHeader struct {
 	// limit. It travels in nanoseconds; negative values encode as 1ns
 	// (already expired).
 	Timeout time.Duration
-	// Flags must be 0 in version 1.
+	// Flags must be 0 in versions 1 and 2.
 	Flags uint32
+	// Version 2 only (version 1 encodes none of them):
+	// Kind is KindRequest or KindCancel.
+	Kind Kind
+	// ID is the call's ID, repeated by its response.
+	ID uint64
+	// Metadata is the length of the metadata block between the header and
+	// the payload.
+	Metadata uint32
 }
 
 // PutRequestHeader encodes h into b[:RequestHeaderSize]. It panics if b is
@@ -144,11 +158,7 @@ func PutRequestHeader(b []byte, h RequestHeader) {
 	_ = b[RequestHeaderSize-1]
 	binary.BigEndian.PutUint64(b[0:], h.Method)
 	binary.BigEndian.PutUint64(b[8:], h.Length)
-	t := h.Timeout
-	if t < 0 {
-		t = 1
-	}
-	binary.BigEndian.PutUint64(b[16:], uint64(t))
+	binary.BigEndian.PutUint64(b[16:], encodeTimeout(h.Timeout))
 	binary.BigEndian.PutUint32(b[24:], h.Flags)
 	binary.BigEndian.PutUint32(b[28:], 0)
 }
@@ -178,6 +188,15 @@ func ParseRequestHeader(b []byte) (RequestHeader, error) {
 
 const maxDuration = time.Duration(1<<63 - 1)
 
+// encodeTimeout is a timeout on the wire: negative ones (already expired)
+// travel as 1ns, since 0 means none.
+func encodeTimeout(t time.Duration) uint64 {
+	if t < 0 {
+		t = 1
+	}
+	return uint64(t)
+}
+
 // ResponseHeader precedes every response payload.
 type ResponseHeader struct {
 	// Status says how the call ended.
@@ -186,6 +205,12 @@ type ResponseHeader struct {
 	Code uint32
 	// Length is the number of payload bytes that follow.
 	Length uint64
+	// Version 2 only (version 1 encodes neither):
+	// ID is the ID of the call answered.
+	ID uint64
+	// Metadata is the length of the metadata block between the header and
+	// the payload.
+	Metadata uint32
 }
 
 // PutResponseHeader encodes h into b[:ResponseHeaderSize]. It panics if b
@@ -218,7 +243,7 @@ func ParseResponseHeader(b []byte) (ResponseHeader, error) {
 // Status is the outcome of a call, carried in the response header.
 type Status uint8
 
-// Statuses defined by version 1.
+// Statuses. Version 1 defines 0 to 7; version 2 adds StatusCancelled.
 const (
 	// StatusOK: the payload is the method's result.
 	StatusOK Status = 0
@@ -243,6 +268,10 @@ const (
 	// StatusPermissionDenied: the master refused the caller (an
 	// authorization check); the request was not processed.
 	StatusPermissionDenied Status = 7
+	// StatusCancelled: the slave cancelled the call (version 2's cancel
+	// frame) and the handler gave up; the handler may have done part of
+	// its work.
+	StatusCancelled Status = 8
 )
 
 func (s Status) String() string {
@@ -263,6 +292,8 @@ func (s Status) String() string {
 		return "deadline exceeded"
 	case StatusPermissionDenied:
 		return "permission denied"
+	case StatusCancelled:
+		return "cancelled"
 	}
 	return fmt.Sprintf("status %d", uint8(s))
 }

@@ -61,6 +61,28 @@ var (
 		"master-ok":            {Version: 1, Status: frame.HandshakeOK},
 		"master-overloaded":    {Version: 1, Status: frame.HandshakeOverloaded},
 		"master-shutting-down": {Version: 1, Status: frame.HandshakeShuttingDown},
+		"slave-offers-2":       frame.SlavePreface(2),
+		"master-v2-ok":         {Version: 2, Status: frame.HandshakeOK},
+	}
+	wantRequests2 = map[string]frame.RequestHeader{
+		"ping":          {Method: frame.MethodID("ping"), Length: 4, Timeout: 1500 * time.Millisecond, ID: 1},
+		"echo-metadata": {Method: frame.MethodID("echo"), ID: 0x0102030405060708, Metadata: frame.MaxMetadataSize},
+		"cancel":        {Kind: frame.KindCancel, ID: 7},
+	}
+	wantResponses2 = map[string]frame.ResponseHeader{
+		"ok":        {Status: frame.StatusOK, Length: 4, ID: 1},
+		"cancelled": {Status: frame.StatusCancelled, Length: 9, ID: 7, Metadata: 19},
+		"notice":    {Status: frame.StatusShuttingDown},
+	}
+	wantMetadata = map[string][][2]string{
+		"one":   {{"k", "v"}},
+		"three": {{"authorization", "Bearer t0k"}, {"x-id", ""}, {"x-id", "\x00\xff"}},
+	}
+	wantCapabilities2 = map[string]frame.Capabilities{
+		"one": {
+			Methods:  []frame.Capability{{Name: "capabilities", ReturningEncoding: frame.CapabilitiesEncodingV2}},
+			Features: []string{"version.1", "version.2", frame.FeatureMetadata, frame.FeatureCancel},
+		},
 	}
 	wantRequests = map[string]frame.RequestHeader{
 		"ping":         {Method: frame.MethodID("ping"), Length: 4, Timeout: 1500 * time.Millisecond},
@@ -154,6 +176,52 @@ func TestVectors(t *testing.T) {
 				require.NoError(t, err)
 				assert.Equal(t, v.hex, hex.EncodeToString(b))
 
+			case "request2":
+				want, ok := wantRequests2[v.name]
+				require.True(t, ok, "no expected value for %s", v.name)
+				require.Len(t, v.data, frame.RequestHeaderSizeV2)
+				got, err := frame.ParseRequestHeaderV2(v.data)
+				require.NoError(t, err)
+				assert.Equal(t, want, got)
+				b := make([]byte, frame.RequestHeaderSizeV2)
+				frame.PutRequestHeaderV2(b, want)
+				assert.Equal(t, v.hex, hex.EncodeToString(b))
+
+			case "response2":
+				want, ok := wantResponses2[v.name]
+				require.True(t, ok, "no expected value for %s", v.name)
+				require.Len(t, v.data, frame.ResponseHeaderSizeV2)
+				got, err := frame.ParseResponseHeaderV2(v.data)
+				require.NoError(t, err)
+				assert.Equal(t, want, got)
+				b := make([]byte, frame.ResponseHeaderSizeV2)
+				frame.PutResponseHeaderV2(b, want)
+				assert.Equal(t, v.hex, hex.EncodeToString(b))
+
+			case "metadata":
+				want, ok := wantMetadata[v.name]
+				require.True(t, ok, "no expected value for %s", v.name)
+				var got [][2]string
+				n, err := frame.ParseMetadata(v.data, func(k, val []byte) { got = append(got, [2]string{string(k), string(val)}) })
+				require.NoError(t, err)
+				assert.Equal(t, len(want), n)
+				assert.Equal(t, want, got)
+				var b []byte
+				for _, p := range want {
+					b = frame.AppendMetadataPair(b, p[0], p[1])
+				}
+				assert.Equal(t, v.hex, hex.EncodeToString(b))
+
+			case "capabilities2":
+				want, ok := wantCapabilities2[v.name]
+				require.True(t, ok, "no expected value for %s", v.name)
+				got, err := frame.ParseCapabilitiesV2(v.data)
+				require.NoError(t, err)
+				assert.Equal(t, want, got)
+				b, err := frame.AppendCapabilitiesV2(nil, want)
+				require.NoError(t, err)
+				assert.Equal(t, v.hex, hex.EncodeToString(b))
+
 			case "methodid":
 				name, ok := wantMethodIDs[v.name]
 				require.True(t, ok, "no expected value for %s", v.name)
@@ -181,9 +249,25 @@ func TestVectors(t *testing.T) {
 	for name := range wantCapabilities {
 		assert.True(t, seen["capabilities"][name], "no capabilities vector %q", name)
 	}
+	for kind, names := range map[string][]string{
+		"request2": keys(wantRequests2), "response2": keys(wantResponses2),
+		"metadata": keys(wantMetadata), "capabilities2": keys(wantCapabilities2),
+	} {
+		for _, name := range names {
+			assert.True(t, seen[kind][name], "no %s vector %q", kind, name)
+		}
+	}
 	for name := range wantMethodIDs {
 		assert.True(t, seen["methodid"][name], "no methodid vector %q", name)
 	}
+}
+
+func keys[V any](m map[string]V) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	return ks
 }
 
 func mustHex(t testing.TB, s string) []byte {
@@ -226,11 +310,11 @@ func TestPutPanicsOnShortBuffer(t *testing.T) {
 // Encoders write exactly their frame and decoders read only their frame.
 func TestLongerBuffers(t *testing.T) {
 	b := bytes.Repeat([]byte{0xAA}, 64)
-	frame.PutPreface(b, frame.Preface{Version: frame.Version})
+	frame.PutPreface(b, frame.Preface{Version: frame.Version1})
 	assert.Equal(t, bytes.Repeat([]byte{0xAA}, 64-frame.PrefaceSize), b[frame.PrefaceSize:])
 	p, err := frame.ParsePreface(b)
 	require.NoError(t, err)
-	assert.Equal(t, frame.Preface{Version: frame.Version}, p)
+	assert.Equal(t, frame.Preface{Version: frame.Version1}, p)
 
 	b = bytes.Repeat([]byte{0xAA}, 64)
 	frame.PutRequestHeader(b, frame.RequestHeader{Method: 1, Length: 2, Timeout: 3})
@@ -283,7 +367,7 @@ func TestOtherVersion(t *testing.T) {
 		hex  string
 		want frame.Preface
 	}{
-		{"46525043 0002 0001", frame.Preface{Version: 2, Status: frame.HandshakeOverloaded}},
+		{"46525043 0003 0001", frame.Preface{Version: 3, Status: frame.HandshakeOverloaded}},
 		{"46525043 0000 0000", frame.Preface{Version: 0, Status: 0}},
 		{"46525043 ffff 0102", frame.Preface{Version: 0xffff, Status: 0x0102}},
 	} {
@@ -291,7 +375,7 @@ func TestOtherVersion(t *testing.T) {
 		require.Error(t, err, tc.hex)
 		var ve *frame.VersionError
 		require.True(t, errors.As(err, &ve), "%s: %v is not a *VersionError", tc.hex, err)
-		assert.Equal(t, frame.Version, ve.Local)
+		assert.Equal(t, frame.MaxVersion, ve.Local)
 		assert.Equal(t, tc.want.Version, ve.Remote)
 		assert.NotErrorIs(t, err, frame.ErrBadMagic)
 		assert.Equal(t, tc.want, p, "the preface is still filled in")
@@ -497,7 +581,8 @@ func TestStatusString(t *testing.T) {
 		frame.StatusShuttingDown:     "master shutting down",
 		frame.StatusDeadlineExceeded: "deadline exceeded",
 		frame.StatusPermissionDenied: "permission denied",
-		8:                            "status 8",
+		frame.StatusCancelled:        "cancelled",
+		9:                            "status 9",
 		255:                          "status 255",
 	} {
 		assert.Equal(t, want, s.String())
@@ -536,7 +621,15 @@ func TestZeroAllocs(t *testing.T) {
 	var resp [frame.ResponseHeaderSize]byte
 	rh := frame.RequestHeader{Method: frame.MethodID("ping"), Length: 4, Timeout: time.Second}
 	sh := frame.ResponseHeader{Status: frame.StatusApplicationError, Code: 3, Length: 5}
-	pp := frame.Preface{Version: frame.Version, Status: frame.HandshakeOverloaded}
+	pp := frame.Preface{Version: frame.Version1, Status: frame.HandshakeOverloaded}
+	var req2 [frame.RequestHeaderSizeV2]byte
+	var resp2 [frame.ResponseHeaderSizeV2]byte
+	rh2 := frame.RequestHeader{Method: 9, Length: 4, ID: 3, Metadata: 12}
+	sh2 := frame.ResponseHeader{Status: frame.StatusOK, Length: 5, ID: 3, Metadata: 7}
+	frame.PutRequestHeaderV2(req2[:], rh2)
+	frame.PutResponseHeaderV2(resp2[:], sh2)
+	md := frame.AppendMetadataPair(frame.AppendMetadataPair(nil, "a", "b"), "traceparent", "00-x")
+	count := func(k, v []byte) { sinkID += uint64(len(k) + len(v)) }
 	frame.PutPreface(pre[:], pp)
 	frame.PutRequestHeader(req[:], rh)
 	frame.PutResponseHeader(resp[:], sh)
@@ -553,6 +646,11 @@ func TestZeroAllocs(t *testing.T) {
 		{"PutPreface", func() { frame.PutPreface(pre[:], pp) }},
 		{"ParsePreface", func() { sinkPreface, sinkErr = frame.ParsePreface(pre[:]) }},
 		{"MethodID", func() { sinkID = frame.MethodID(name) }},
+		{"PutRequestHeaderV2", func() { frame.PutRequestHeaderV2(req2[:], rh2) }},
+		{"ParseRequestHeaderV2", func() { sinkRequest, sinkErr = frame.ParseRequestHeaderV2(req2[:]) }},
+		{"PutResponseHeaderV2", func() { frame.PutResponseHeaderV2(resp2[:], sh2) }},
+		{"ParseResponseHeaderV2", func() { sinkResponse, sinkErr = frame.ParseResponseHeaderV2(resp2[:]) }},
+		{"ParseMetadata", func() { _, sinkErr = frame.ParseMetadata(md, count) }},
 	} {
 		assert.Zero(t, testing.AllocsPerRun(1000, tc.f), tc.name)
 	}

@@ -68,7 +68,7 @@ func request(method string, body []byte) []byte {
 // never hang or crash, and keep serving honest slaves.
 func FuzzMasterConn(f *testing.F) {
 	var preface [frame.PrefaceSize]byte
-	frame.PutPreface(preface[:], frame.Preface{Version: frame.Version})
+	frame.PutPreface(preface[:], frame.Preface{Version: frame.Version1})
 	f.Add(true, request("echo", []byte("hello")))
 	f.Add(true, append(request("part", []byte("0123456789")), request("echo", []byte("next"))...))
 	f.Add(true, append(request("none", []byte("abc")), request("fail", nil)...))

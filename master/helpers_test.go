@@ -117,7 +117,7 @@ func writePreface(t testing.TB, nc net.Conn, p frame.Preface) {
 func rawHandshake(t testing.TB, addr string) net.Conn {
 	t.Helper()
 	nc := rawDial(t, addr)
-	writePreface(t, nc, frame.Preface{Version: frame.Version})
+	writePreface(t, nc, frame.Preface{Version: frame.Version1})
 	p := readPreface(t, nc)
 	require.Equal(t, frame.HandshakeOK, p.Status)
 	return nc

@@ -85,7 +85,7 @@ func TestHostileWrongPreface(t *testing.T) {
 			nc := rawDial(t, addr)
 			writePreface(t, nc, p)
 			require.Equal(t, frame.HandshakeOK, readPreface(t, nc).Status)
-			requireEOF(t, nc)
+			require.Empty(t, requireEOF(t, nc), "nothing after the preface")
 			_ = nc.Close()
 		}
 	})
@@ -197,7 +197,7 @@ func TestHostileOpenCloseLoop(t *testing.T) {
 			nc, err := net.Dial("tcp", addr)
 			require.NoError(t, err)
 			if i%2 == 0 {
-				writePreface(t, nc, frame.Preface{Version: frame.Version})
+				writePreface(t, nc, frame.Preface{Version: frame.Version1})
 			}
 			if i%3 == 0 {
 				_ = nc.(*net.TCPConn).SetLinger(0) // reset instead of FIN

@@ -161,8 +161,25 @@ type method struct {
 var methodID = frame.MethodID
 
 type registry struct {
-	byID map[uint64]*method
-	caps []byte // encoded capabilities body
+	byID   map[uint64]*method
+	caps   []byte // encoded capabilities body, version 1
+	capsV2 []byte // and version 2, with the features
+}
+
+// features is what the master says it speaks, in version 2 capabilities.
+var features = []string{frame.VersionFeature(frame.Version1), frame.VersionFeature(frame.Version2), frame.FeatureMetadata, frame.FeatureCancel}
+
+// encodeCaps encodes the capabilities bodies of both versions for infos,
+// whose first entry is the capabilities method's own.
+func encodeCaps(infos []frame.Capability) (v1, v2 []byte, err error) {
+	v1, err = frame.AppendCapabilities(nil, infos)
+	if err != nil {
+		return nil, nil, err
+	}
+	infos2 := append([]frame.Capability(nil), infos...)
+	infos2[0].ReturningEncoding = frame.CapabilitiesEncodingV2
+	v2, err = frame.AppendCapabilitiesV2(nil, frame.Capabilities{Methods: infos2, Features: features})
+	return v1, v2, err
 }
 
 // Master serves registered methods to slaves. Create one with New; its
@@ -224,14 +241,18 @@ func New(cfg Config) *Master {
 		Description:       "lists the methods this master serves",
 		ReturningEncoding: frame.CapabilitiesEncoding,
 	}}
-	caps, _ := frame.AppendCapabilities(nil, m.infos)
+	caps, capsV2, _ := encodeCaps(m.infos)
 	capsMethod := &method{name: frame.CapabilitiesName, handler: m.wrap(m.serveCapabilities), maxReq: uint64(max(m.cfg.MaxRequestSize, 0))}
-	m.reg.Store(&registry{byID: map[uint64]*method{0: capsMethod}, caps: caps})
+	m.reg.Store(&registry{byID: map[uint64]*method{0: capsMethod}, caps: caps, capsV2: capsV2})
 	return m
 }
 
-// serveCapabilities is the built-in method with ID 0.
+// serveCapabilities is the built-in method with ID 0: version 2
+// connections also learn the master's features.
 func (m *Master) serveCapabilities(op *IOOperator) error {
+	if op.c.Version() >= frame.Version2 {
+		return op.WriteIOFromBuffer(m.reg.Load().capsV2)
+	}
 	return op.WriteIOFromBuffer(m.reg.Load().caps)
 }
 
@@ -271,7 +292,7 @@ func (m *Master) Register(name string, info MethodInfo, h Handler) error {
 		return fmt.Errorf("%w: %q and %q both hash to %#016x; rename one", ErrIDCollision, prev.name, name, id)
 	}
 	infos := append(m.infos[:len(m.infos):len(m.infos)], capb)
-	caps, err := frame.AppendCapabilities(nil, infos)
+	caps, capsV2, err := encodeCaps(infos)
 	if err != nil {
 		return err
 	}
@@ -288,7 +309,7 @@ func (m *Master) Register(name string, info MethodInfo, h Handler) error {
 	}
 	byID[id] = &method{name: name, handler: m.wrap(h), maxReq: maxReq}
 	m.infos = infos
-	m.reg.Store(&registry{byID: byID, caps: caps})
+	m.reg.Store(&registry{byID: byID, caps: caps, capsV2: capsV2})
 	return nil
 }
 

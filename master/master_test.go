@@ -55,22 +55,26 @@ func TestCapabilities(t *testing.T) {
 	t.Cleanup(func() { _ = m.Close(); <-done })
 	s := dialSlave(t, addr, slave.Config{PoolSize: 1})
 
-	caps, err := s.Capabilities(callCtx(t))
+	all, err := s.Capabilities(callCtx(t))
 	require.NoError(t, err)
+	caps := all.Methods
 	byName := map[string]frame.Capability{}
 	for _, c := range caps {
 		byName[c.Name] = c
 	}
 	require.Len(t, caps, 3)
-	require.Equal(t, frame.CapabilitiesEncoding, byName[frame.CapabilitiesName].ReturningEncoding)
+	require.Equal(t, frame.CapabilitiesEncodingV2, byName[frame.CapabilitiesName].ReturningEncoding, "a version 2 connection")
+	require.Equal(t, []string{"version.1", "version.2", "metadata", "cancel"}, all.Features)
 	require.NotEmpty(t, byName[frame.CapabilitiesName].Description)
 	require.Equal(t, frame.Capability{Name: "echo", Description: "returns its request", IncomingEncoding: "bytes", ReturningEncoding: "bytes"}, byName["echo"])
 	require.Equal(t, frame.Capability{Name: "sum", Description: "adds numbers", IncomingEncoding: "application/json", ReturningEncoding: "text/plain"}, byName["sum"])
-	require.Equal(t, m.Capabilities(), caps)
+	require.Equal(t, m.Capabilities()[1:], caps[1:])
+	require.Equal(t, frame.CapabilitiesEncoding, m.Capabilities()[0].ReturningEncoding, "what version 1 slaves see")
 
 	require.NoError(t, m.Register("late", master.MethodInfo{Description: "registered while serving", IncomingEncoding: "a", ReturningEncoding: "b"}, echo))
-	caps, err = s.Capabilities(callCtx(t))
+	all, err = s.Capabilities(callCtx(t))
 	require.NoError(t, err)
+	caps = all.Methods
 	require.Len(t, caps, 4)
 	require.Equal(t, frame.Capability{Name: "late", Description: "registered while serving", IncomingEncoding: "a", ReturningEncoding: "b"}, caps[3])
 	resp, err := s.Call(callCtx(t), "late", []byte("works"))
@@ -180,8 +184,9 @@ func TestServeOnClosedMaster(t *testing.T) {
 	require.ErrorIs(t, m.ListenAndServe(context.Background(), "127.0.0.1:0"), master.ErrClosed)
 }
 
-// 12. A client that does not speak FastRpc gets the master's preface and
-// then a closed connection; the master keeps serving.
+// 12. A client that does not speak FastRpc gets a version 1 preface (so
+// it can tell what it reached) and then a closed connection; the master
+// keeps serving.
 func TestProtocolMismatchWrongMagic(t *testing.T) {
 	t.Parallel()
 	_, addr := serveMaster(t, master.Config{}, map[string]master.Handler{"echo": echo})
@@ -189,20 +194,24 @@ func TestProtocolMismatchWrongMagic(t *testing.T) {
 	_, err := nc.Write([]byte("GET / HTTP/1.1\r\n\r\n"))
 	require.NoError(t, err)
 	p := readPreface(t, nc)
-	require.Equal(t, frame.Version, p.Version)
+	require.Equal(t, frame.Version1, p.Version)
 	rest := requireEOF(t, nc)
 	require.Empty(t, rest, "the master answered garbage with more than its preface")
 	requireServes(t, addr)
 }
 
-func TestProtocolMismatchVersion2(t *testing.T) {
+// A slave preface must state version 1 (slaves offer more in the status
+// field): any other version field is another protocol.
+func TestProtocolMismatchVersion(t *testing.T) {
 	t.Parallel()
 	_, addr := serveMaster(t, master.Config{}, map[string]master.Handler{"echo": echo})
-	nc := rawDial(t, addr)
-	writePreface(t, nc, frame.Preface{Version: 2})
-	readPreface(t, nc)
-	rest := requireEOF(t, nc)
-	require.Empty(t, rest)
+	for _, v := range []uint16{0, 2, 3} {
+		nc := rawDial(t, addr)
+		writePreface(t, nc, frame.Preface{Version: v})
+		require.Equal(t, frame.Version1, readPreface(t, nc).Version)
+		rest := requireEOF(t, nc)
+		require.Empty(t, rest, "version %d", v)
+	}
 	requireServes(t, addr)
 }
 
@@ -251,7 +260,7 @@ func TestHeaderTimeoutSlowDrip(t *testing.T) {
 
 	requireEOF(t, drip)
 	rest := requireEOF(t, half)
-	require.Len(t, rest, frame.PrefaceSize, "only the master's preface")
+	require.Empty(t, rest, "no preface for half of one")
 	requireServes(t, addr)
 }
 
@@ -270,7 +279,7 @@ func TestMaxConnections(t *testing.T) {
 
 	// At the raw level: the refusal is a preface with HandshakeOverloaded.
 	nc := rawDial(t, addr)
-	writePreface(t, nc, frame.Preface{Version: frame.Version})
+	writePreface(t, nc, frame.Preface{Version: frame.Version1})
 	require.Equal(t, frame.HandshakeOverloaded, readPreface(t, nc).Status)
 	requireEOF(t, nc)
 

@@ -13,6 +13,8 @@ import (
 	"github.com/AmanTrance/FastRpc/conn"
 	"github.com/AmanTrance/FastRpc/frame"
 	"github.com/AmanTrance/FastRpc/internal/errtext"
+	"github.com/AmanTrance/FastRpc/internal/mdkey"
+	"github.com/AmanTrance/FastRpc/metadata"
 )
 
 // Errors an IOOperator returns to its handler.
@@ -38,6 +40,11 @@ var (
 	// cancelled because its slave closed the connection while the handler
 	// ran: nobody will read the answer.
 	ErrSlaveGone = errors.New("fastrpc: the slave closed the connection; nobody is waiting for this call's answer")
+	// ErrCancelled is the cause (context.Cause) of a call's context
+	// cancelled because its slave sent a cancel frame (protocol version
+	// 2): the caller gave up. A handler that returns it, or
+	// context.Canceled, answers StatusCancelled.
+	ErrCancelled = errors.New("fastrpc: the slave cancelled the call; nobody is waiting for its answer")
 )
 
 // WithCode returns err carrying an application error code: a handler that
@@ -100,6 +107,8 @@ type IOOperator struct {
 	respLen    uint64
 	deadline   time.Time
 	ctx        *callContext // what Context returns, made on first use
+	md         metadata.MD  // the request's metadata
+	respMD     metadata.MD  // the response's, set by the handler
 	responded  bool
 	broken     bool
 }
@@ -137,6 +146,28 @@ func (op *IOOperator) NetConn() net.Conn {
 	return op.c.NetConn()
 }
 
+// Metadata returns the metadata the call arrived with (protocol version
+// 2), nil when none; the handler's context carries it too, for
+// metadata.FromIncomingContext. It must not be changed, and it is not
+// valid after the handler returns.
+func (op *IOOperator) Metadata() metadata.MD { return op.md }
+
+// SetResponseMetadata sets the metadata the response carries back, such
+// as a request ID or server timing; it must be called before the response
+// is written (ErrAlreadyResponded after), and md is checked against the
+// limits (an error matching frame.ErrMetadata). A slave speaking protocol
+// version 1 cannot receive it: it is dropped for that slave.
+func (op *IOOperator) SetResponseMetadata(md metadata.MD) error {
+	if op.responded {
+		return ErrAlreadyResponded
+	}
+	if err := md.Check(); err != nil {
+		return errtext.Errorf("response metadata: %w", err)
+	}
+	op.respMD = md
+	return nil
+}
+
 // RequestLength returns the request payload's length.
 func (op *IOOperator) RequestLength() uint64 { return op.reqLen }
 
@@ -152,7 +183,8 @@ func (op *IOOperator) Deadline() (time.Time, bool) { return op.deadline, !op.dea
 
 // Context returns the call's own context. It is cancelled at the call's
 // deadline, when the slave closes the connection while the handler runs
-// (context.Cause is then ErrSlaveGone), when the master is closed (by
+// (context.Cause is then ErrSlaveGone) or cancels the call (ErrCancelled),
+// when the master is closed (by
 // Close, or by a Shutdown whose own context ended; cause ErrClosed), and
 // when the handler returns. It carries the IOOperator for OperatorFrom
 // while the call runs. A handler may keep it, or contexts derived from it,
@@ -179,6 +211,8 @@ func (sc *serverConn) newCallContext(op *IOOperator) *callContext {
 		cc.end(ErrClosed)
 	case sc.peerGone.Load():
 		cc.end(ErrSlaveGone)
+	case sc.cancelled.Load():
+		cc.end(ErrCancelled)
 	}
 	return cc
 }
@@ -227,11 +261,18 @@ func (c *callContext) Err() error {
 	return nil
 }
 
-// Value returns the IOOperator for OperatorFrom while the call runs, and
+// Value returns the IOOperator for OperatorFrom and the request's
+// metadata for metadata.FromIncomingContext while the call runs, and
 // defers every other key to the standard context beneath.
 func (c *callContext) Value(key any) any {
-	if key == (operatorKey{}) {
+	switch key {
+	case operatorKey{}:
 		return c.op.Load()
+	case mdkey.Incoming{}:
+		if op := c.op.Load(); op != nil {
+			return op.md
+		}
+		return nil
 	}
 	return c.inner().Value(key)
 }
@@ -426,7 +467,7 @@ func (op *IOOperator) WriteIOFromReader(reader io.Reader, count int, chunkSize i
 	if err := op.begin(frame.StatusOK, uint64(count)); err != nil {
 		return err
 	}
-	if err := op.c.WriteResponseHeader(frame.ResponseHeader{Status: frame.StatusOK, Length: uint64(count)}); err != nil {
+	if err := op.sc.writeResponseHeader(frame.ResponseHeader{Status: frame.StatusOK, Length: uint64(count)}); err != nil {
 		return op.fail(err)
 	}
 	// Until the response is complete the connection is out of step; should

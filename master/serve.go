@@ -16,6 +16,7 @@ import (
 
 	"github.com/AmanTrance/FastRpc/conn"
 	"github.com/AmanTrance/FastRpc/frame"
+	"github.com/AmanTrance/FastRpc/metadata"
 )
 
 // Connection states, in the low bits of serverConn.state. While a
@@ -190,12 +191,23 @@ func (sc *serverConn) watchIfSlow(now time.Duration) (armed bool) {
 // context is cancelled, its slot freed and the connection closed; data
 // stays buffered for the connection's goroutine.
 func (sc *serverConn) watchPeer() {
-	err := connHooks.WaitForData(sc.c)
-	for errors.Is(err, os.ErrDeadlineExceeded) && sc.clearWatchDeadline() {
-		// The call's deadline (the connection's read deadline) passed, not
-		// stopWatch's: the slave may still wait for a late answer, or
-		// leave, so keep watching.
-		err = connHooks.WaitForData(sc.c)
+	var err error
+	for {
+		err = sc.waitForPeer()
+		if err == nil && !sc.cancelled.Load() {
+			// In version 2 the slave may send a cancel frame for this call.
+			var ok bool
+			ok, err = connHooks.TakeCancel(sc.c, sc.callID)
+			if err == nil && ok {
+				sc.cancelled.Store(true)
+				sc.endCall(ErrCancelled)
+				continue // and watch for the slave leaving
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) && sc.clearWatchDeadline() {
+				continue // the call's deadline, during a frame
+			}
+		}
+		break // data for the connection's goroutine, or an error
 	}
 	if err != nil && sc.watchState.CompareAndSwap(watchRunning, watchGone) {
 		// The slave closed its side (or reset, or the master closed): no
@@ -215,6 +227,17 @@ func (sc *serverConn) watchPeer() {
 		}
 	}
 	sc.watchDone <- struct{}{}
+}
+
+// waitForPeer waits for the slave to send or leave, past the call's
+// deadline (the connection's read deadline, not stopWatch's): the slave
+// may still wait for a late answer, or leave.
+func (sc *serverConn) waitForPeer() error {
+	err := connHooks.WaitForData(sc.c)
+	for errors.Is(err, os.ErrDeadlineExceeded) && sc.clearWatchDeadline() {
+		err = connHooks.WaitForData(sc.c)
+	}
+	return err
 }
 
 // stopWatch ends the peer watcher after the handler returned, before the
@@ -315,6 +338,11 @@ type serverConn struct {
 	// on every call. Only the connection's goroutine uses it.
 	armed bool
 	op    IOOperator // reused for every call on this connection
+	// callID is the ID of the call in flight, and lastID that of the last
+	// request read (version 2; 0 in version 1).
+	callID, lastID uint64
+	// cancelled says the slave sent a cancel frame for the call in flight.
+	cancelled atomic.Bool
 	// claimMu makes claiming an idle connection and interrupting its wait
 	// one step, so the connection's goroutine, which waits for it when it
 	// finds itself claimed, never has its own deadlines overwritten by the
@@ -369,18 +397,28 @@ func (sc *serverConn) serve() {
 		_ = c.SetDeadline(time.Now().Add(m.cfg.HeaderTimeout))
 		sc.armed = true
 	}
-	if err := c.WritePreface(frame.HandshakeOK); err != nil {
+	if !sc.armed {
+		// The slave's preface comes first: bounded even with
+		// HeaderTimeout off.
+		_ = c.SetDeadline(time.Now().Add(cmp.Or(m.cfg.IdleTimeout, DefaultHeaderTimeout)))
+		sc.armed = true
+	}
+	if err := c.ServerHandshake(frame.MaxVersion); err != nil {
+		var ve *frame.VersionError
+		if errors.Is(err, frame.ErrBadMagic) || errors.As(err, &ve) {
+			log.Warn("fastrpc: bad preface; closing", "remote", c.RemoteAddr(), "err", err)
+			// A version 1 preface tells the peer what it reached: a TLS
+			// client, say, sees a record that is not TLS and says so.
+			_ = c.WritePreface(frame.HandshakeOK)
+			lingerClose(c) // a close, not a reset, for a peer still sending
+			return
+		}
 		// Over TLS this is where a bad certificate shows: worth a warning.
 		level := slog.LevelWarn
 		if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
 			level = slog.LevelDebug
 		}
 		log.Log(context.Background(), level, "fastrpc: connection handshake failed", "remote", c.RemoteAddr(), "err", err)
-		return
-	}
-	if _, err := c.ReadPreface(); err != nil {
-		log.Warn("fastrpc: bad preface; closing", "remote", c.RemoteAddr(), "err", err)
-		lingerClose(c) // a close, not a reset, for a peer still sending
 		return
 	}
 	sc.op.sc = sc
@@ -415,7 +453,7 @@ func (sc *serverConn) serve() {
 			}
 			return
 		}
-		if connHooks.Buffered(c) < frame.RequestHeaderSize {
+		if connHooks.Buffered(c) < c.RequestHeaderSize() {
 			// The rest of the header must follow promptly: within
 			// HeaderTimeout, or, with that off, IdleTimeout, since a
 			// connection holding half a header carries no request.
@@ -429,10 +467,49 @@ func (sc *serverConn) serve() {
 			log.Warn("fastrpc: bad request header; closing", "remote", c.RemoteAddr(), "err", err)
 			return
 		}
-		if !sc.handle(h) {
+		if h.Kind == frame.KindCancel {
+			if h.ID != 0 && h.ID == sc.lastID {
+				continue // it crossed the answer: nothing left to cancel
+			}
+			log.Warn("fastrpc: cancel frame for a call not in flight; closing", "remote", c.RemoteAddr(), "call", h.ID, "last_call", sc.lastID)
+			return
+		}
+		if c.Version() >= frame.Version2 && h.ID <= sc.lastID {
+			log.Warn("fastrpc: request reuses a call ID; closing", "remote", c.RemoteAddr(), "call", h.ID, "last_call", sc.lastID)
+			return
+		}
+		sc.lastID = h.ID
+		if !sc.readMetadata(h.Metadata) || !sc.handle(h) {
 			return
 		}
 	}
+}
+
+// readMetadata reads a request's metadata block of n bytes into the
+// IOOperator: n is at most frame.MaxMetadataSize, checked with the header,
+// and a block not already received must arrive within the header timeout.
+func (sc *serverConn) readMetadata(n uint32) bool {
+	op := &sc.op
+	op.md, op.respMD = nil, nil
+	if n == 0 {
+		return true
+	}
+	c, m := sc.c, sc.m
+	if connHooks.Buffered(c) < int(n) {
+		if d := cmp.Or(m.cfg.HeaderTimeout, m.cfg.IdleTimeout); d > 0 {
+			_ = c.SetReadDeadline(time.Now().Add(d))
+			sc.armed = true
+		}
+	}
+	block, err := c.ReadMetadata(n)
+	if err == nil {
+		op.md, err = metadata.Parse(block)
+	}
+	if err != nil {
+		m.cfg.Logger.Warn("fastrpc: bad request metadata; closing", "remote", c.RemoteAddr(), "err", err)
+		return false
+	}
+	return true
 }
 
 // refuse ends a connection that Shutdown (state stateWoken) or the idle
@@ -447,11 +524,14 @@ func (sc *serverConn) refuse(state uint64) {
 	if state == stateExpired {
 		msg = "master closed the idle connection; the request was not processed"
 	}
+	sc.callID, sc.op.respMD = 0, nil // unasked, the notice answers no call
 	if connHooks.Buffered(c) > 0 {
 		_ = c.SetReadDeadline(time.Now().Add(max(sc.m.cfg.HeaderTimeout, lingerTimeout)))
-		if _, err := c.ReadRequestHeader(); err != nil {
+		h, err := c.ReadRequestHeader()
+		if err != nil {
 			return
 		}
+		sc.callID = h.ID
 	}
 	_ = c.SetWriteDeadline(time.Now().Add(lingerTimeout))
 	if sc.writeStatus(frame.StatusShuttingDown, 0, msg) == nil {
@@ -471,6 +551,8 @@ func lingerClose(c *conn.Conn) {
 // connection is still in a known state and can carry the next request.
 func (sc *serverConn) handle(h frame.RequestHeader) bool {
 	m, c := sc.m, sc.c
+	sc.callID = h.ID
+	sc.cancelled.Store(false)
 	var deadline time.Time
 	if h.Timeout > 0 {
 		deadline = time.Now().Add(h.Timeout)
@@ -602,7 +684,8 @@ const panicMessage = "handler panicked; see the master's log"
 // returned err: the status already written if the handler responded,
 // otherwise StatusOK for nil, and for errors StatusHandlerPanic (ErrPanicked),
 // StatusPermissionDenied (ErrPermissionDenied), StatusDeadlineExceeded
-// (context.DeadlineExceeded) or StatusApplicationError. Middleware uses it
+// (context.DeadlineExceeded), StatusCancelled (context.Canceled,
+// ErrCancelled) or StatusApplicationError. Middleware uses it
 // to log or count outcomes.
 func StatusOf(op *IOOperator, err error) frame.Status {
 	switch {
@@ -616,6 +699,8 @@ func StatusOf(op *IOOperator, err error) frame.Status {
 		return frame.StatusPermissionDenied
 	case errors.Is(err, context.DeadlineExceeded):
 		return frame.StatusDeadlineExceeded
+	case errors.Is(err, context.Canceled) || errors.Is(err, ErrCancelled):
+		return frame.StatusCancelled
 	}
 	return frame.StatusApplicationError
 }
@@ -638,7 +723,7 @@ func (sc *serverConn) run(h Handler, op *IOOperator) (err error, panicked bool) 
 // as each returns; elsewhere in one write, one system call on loopback.
 func (sc *serverConn) writePayload(p []byte) error {
 	c := sc.c
-	if err := c.WriteResponseHeader(frame.ResponseHeader{Status: frame.StatusOK, Length: uint64(len(p))}); err != nil {
+	if err := sc.writeResponseHeader(frame.ResponseHeader{Status: frame.StatusOK, Length: uint64(len(p))}); err != nil {
 		return err
 	}
 	piece := ProgressQuantum
@@ -678,7 +763,7 @@ func (sc *serverConn) writeStatus(s frame.Status, code uint32, msg string) error
 	if len(msg) > frame.MaxErrorMessage {
 		msg = msg[:frame.MaxErrorMessage]
 	}
-	if err := c.WriteResponseHeader(frame.ResponseHeader{Status: s, Code: code, Length: uint64(len(msg))}); err != nil {
+	if err := sc.writeResponseHeader(frame.ResponseHeader{Status: s, Code: code, Length: uint64(len(msg))}); err != nil {
 		return err
 	}
 	sc.await(ioWrite) // a message longer than the buffer's room blocks
@@ -690,4 +775,26 @@ func (sc *serverConn) writeStatus(s frame.Status, code uint32, msg string) error
 		return err
 	}
 	return sc.flush()
+}
+
+// writeResponseHeader buffers the header of the answer to the call in
+// flight, with its ID and, in version 2, the response metadata the
+// handler set (a version 1 slave cannot receive it).
+func (sc *serverConn) writeResponseHeader(h frame.ResponseHeader) error {
+	c := sc.c
+	h.ID = sc.callID
+	md := sc.op.respMD
+	if c.Version() < frame.Version2 || len(md) == 0 {
+		return c.WriteResponseHeader(h)
+	}
+	h.Metadata = uint32(md.Size()) // checked by SetResponseMetadata
+	if err := c.WriteResponseHeader(h); err != nil {
+		return err
+	}
+	for _, p := range md {
+		if err := c.WriteMetadataPair(p.Key, p.Value); err != nil {
+			return err
+		}
+	}
+	return nil
 }

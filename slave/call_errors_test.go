@@ -193,7 +193,9 @@ func TestCallEndedErrorText(t *testing.T) {
 	t.Run("deadline while waiting for a connection", func(t *testing.T) {
 		busy := make(chan error, 1)
 		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			// Long enough to outlast the drain of the cancelled call before
+			// it, whose handler ignores the cancel frame.
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 			defer cancel()
 			_, err := s.Call(ctx, "hold", nil)
 			busy <- err
@@ -223,7 +225,7 @@ func callFakeMaster(t *testing.T, serve func(c net.Conn)) string {
 func callHandshake(serve func(c net.Conn)) func(c net.Conn) {
 	return func(c net.Conn) {
 		var p [frame.PrefaceSize]byte
-		frame.PutPreface(p[:], frame.Preface{Version: frame.Version, Status: frame.HandshakeOK})
+		frame.PutPreface(p[:], frame.Preface{Version: frame.Version1, Status: frame.HandshakeOK})
 		if _, err := c.Write(p[:]); err != nil {
 			return
 		}

@@ -41,6 +41,7 @@ type JSONConfig struct {
 	Middleware           []json.RawMessage `json:"middleware,omitempty"`
 	ReadBufferSize       int               `json:"read_buffer_size,omitempty"`
 	WriteBufferSize      int               `json:"write_buffer_size,omitempty"`
+	MaxProtocolVersion   uint16            `json:"max_protocol_version,omitempty"`
 }
 
 // FromJSON builds a slave from a JSONConfig document, loading its modules
@@ -67,6 +68,7 @@ func FromJSON(ctx context.Context, data []byte) (*Slave, error) {
 		MaxStreamRequestSize: jc.MaxStreamRequestSize,
 		MaxResponseSize:      jc.MaxResponseSize,
 		Conn:                 conn.Config{ReadBufferSize: jc.ReadBufferSize, WriteBufferSize: jc.WriteBufferSize},
+		MaxProtocolVersion:   jc.MaxProtocolVersion,
 	}
 	if len(jc.Dialer) > 0 {
 		d, err := module.LoadAs[conn.Dialer](loader, module.NamespaceDialer, jc.Dialer)

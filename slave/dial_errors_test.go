@@ -138,7 +138,7 @@ func TestDialErrors(t *testing.T) {
 
 	for name, reply := range map[string][]byte{
 		"bad magic": []byte("HTTP/1.1 400 Bad Request\r\n\r\n"),
-		"version":   preface(frame.Preface{Version: frame.Version + 1}),
+		"version":   preface(frame.Preface{Version: frame.MaxVersion + 1}),
 	} {
 		t.Run(name, func(t *testing.T) {
 			addr := testserve.RawTCP(t, func(nc net.Conn) {

@@ -35,7 +35,7 @@ type boundFake struct {
 func (f *boundFake) serve(nc net.Conn) {
 	idx := f.accepted.Add(1)
 	var p [frame.PrefaceSize]byte
-	frame.PutPreface(p[:], frame.Preface{Version: frame.Version})
+	frame.PutPreface(p[:], frame.Preface{Version: frame.Version1})
 	if _, err := nc.Write(p[:]); err != nil {
 		return
 	}

@@ -45,7 +45,8 @@ var (
 	ErrPermissionDenied = errors.New("fastrpc: permission denied")
 	// ErrProtocol: the master sent something that is not valid FastRpc
 	// (reserved bits set, an error message over frame.MaxErrorMessage, a
-	// malformed capabilities body), or something else than FastRpc
+	// malformed capabilities body or metadata block, a response to another
+	// call: conn.ErrCallID), or something else than FastRpc
 	// answered the handshake (then frame.ErrBadMagic or a
 	// *frame.VersionError is in the chain too).
 	ErrProtocol = errors.New("fastrpc: protocol violation by the master")
@@ -63,12 +64,17 @@ var (
 	// or cancellation does not match ErrConnection but the context's error,
 	// and its text says whether the request had been sent.
 	ErrConnection = errors.New("fastrpc: connection failed during the call")
+	// ErrMetadataUnsupported: the call carries metadata and the master speaks only
+	// protocol version 1, which has none; nothing was sent. Upgrade the
+	// master, or call it without metadata.
+	ErrMetadataUnsupported = conn.ErrVersion1
 )
 
 // RemoteError is a call that the master answered with a status other than
 // ok. errors.Is matches it against the sentinel of its status (for example
-// ErrUnknownMethod), and a StatusDeadlineExceeded one also against
-// context.DeadlineExceeded.
+// ErrUnknownMethod), a StatusDeadlineExceeded one also against
+// context.DeadlineExceeded, and a StatusCancelled one against
+// context.Canceled.
 type RemoteError struct {
 	Method  string       // the method called
 	Status  frame.Status // how the call ended
@@ -103,6 +109,8 @@ func (e *RemoteError) Is(target error) bool {
 		return target == context.DeadlineExceeded
 	case frame.StatusPermissionDenied:
 		return target == ErrPermissionDenied
+	case frame.StatusCancelled:
+		return target == context.Canceled
 	}
 	return false
 }

@@ -54,7 +54,7 @@ func (f *fakeMaster) serve() {
 			defer nc.Close()
 			_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
 			var p [frame.PrefaceSize]byte
-			frame.PutPreface(p[:], frame.Preface{Version: frame.Version})
+			frame.PutPreface(p[:], frame.Preface{Version: frame.Version1})
 			if _, err := nc.Write(p[:]); err != nil {
 				return
 			}

@@ -457,6 +457,7 @@ func (s *Slave) connect(ctx context.Context) (*conn.Conn, error) {
 		Conn:             s.cfg.Conn,
 		ConnectTimeout:   s.cfg.DialTimeout,
 		HandshakeTimeout: s.cfg.HandshakeTimeout,
+		MaxVersion:       s.cfg.MaxProtocolVersion,
 	})
 }
 

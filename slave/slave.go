@@ -14,6 +14,7 @@ import (
 	"github.com/AmanTrance/FastRpc/conn"
 	"github.com/AmanTrance/FastRpc/frame"
 	"github.com/AmanTrance/FastRpc/internal/errtext"
+	"github.com/AmanTrance/FastRpc/metadata"
 	"github.com/AmanTrance/FastRpc/module"
 	"github.com/AmanTrance/FastRpc/poolimpl"
 )
@@ -85,6 +86,11 @@ type Config struct {
 	// Middleware wraps every call, in order: the first is outermost. A
 	// slave without middleware pays nothing for it.
 	Middleware []Middleware
+	// MaxProtocolVersion is the highest protocol version offered to the
+	// master; each connection speaks the lower of it and the master's
+	// highest. 0 means frame.MaxVersion (2); 1 pins version 1, without
+	// metadata or cancel frames, as a rollout's escape hatch.
+	MaxProtocolVersion uint16
 }
 
 // Slave calls methods on one master over a pool of persistent
@@ -275,15 +281,23 @@ type eofReader struct{}
 
 func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
 
-// Capabilities asks the master which methods it serves.
-func (s *Slave) Capabilities(ctx context.Context) ([]frame.Capability, error) {
+// Capabilities asks the master which methods it serves and, when it
+// speaks protocol version 2, which versions and features (Features is nil
+// for a version 1 master).
+func (s *Slave) Capabilities(ctx context.Context) (frame.Capabilities, error) {
 	b, err := s.Call(ctx, frame.CapabilitiesName, nil)
 	if err != nil {
-		return nil, err
+		return frame.Capabilities{}, err
 	}
-	caps, err := frame.ParseCapabilities(b)
+	// The two bodies cannot be mistaken for each other: version 2's goes
+	// on after the list, where version 1's ends.
+	caps, err := frame.ParseCapabilitiesV2(b)
 	if err != nil {
-		return nil, errtext.Errorf("call %q: %w: %w", frame.CapabilitiesName, ErrProtocol, err)
+		methods, err1 := frame.ParseCapabilities(b)
+		if err1 != nil {
+			return frame.Capabilities{}, errtext.Errorf("call %q: %w: %w", frame.CapabilitiesName, ErrProtocol, err)
+		}
+		caps = frame.Capabilities{Methods: methods}
 	}
 	return caps, nil
 }
@@ -302,6 +316,9 @@ type call struct {
 	broken   bool     // the request was not sent whole: c must not be reused
 	progress progress // how far the request got, for errors
 	answered bool     // the response header was read: the rest is the response
+	md       metadata.MD
+	mdSize   uint32       // md's encoded size, checked against the limits
+	capture  *metadata.MD // where the response's metadata goes; nil: dropped
 }
 
 // progress is how far a request got towards the master: what an error
@@ -347,6 +364,15 @@ func (s *Slave) roundTrip(ctx context.Context, cl *call) error {
 	if limit > 0 && cl.reqLen > uint64(limit) {
 		return errtext.Errorf("call %q: %w: %d bytes, the slave's %s is %d; nothing was sent",
 			cl.method, ErrRequestTooLarge, cl.reqLen, name, limit)
+	}
+	if cl.capture = metadata.CaptureTarget(ctx); cl.capture != nil {
+		*cl.capture = nil // what a response without metadata leaves
+	}
+	if cl.md = metadata.FromOutgoingContext(ctx); len(cl.md) > 0 {
+		if err := cl.md.Check(); err != nil {
+			return errtext.Errorf("call %q: %w; nothing was sent", cl.method, err)
+		}
+		cl.mdSize = uint32(cl.md.Size())
 	}
 	deadline, hasDeadline := ctx.Deadline()
 	if hasDeadline && time.Until(deadline) <= 0 {
@@ -452,7 +478,11 @@ func (s *Slave) connFor(ctx context.Context, deadline time.Time, hasDeadline boo
 // c back to the pool or drops it.
 func (s *Slave) attempt(ctx context.Context, cl *call, c *conn.Conn, deadline time.Time, timeout time.Duration) error {
 	cl.broken, cl.progress, cl.answered = false, notSent, false // a previous attempt's, if any
-	_ = connHooks.SetCallDeadline(c, deadline)                  // zero clears a previous call's
+	if cl.mdSize > 0 && c.Version() < frame.Version2 {
+		s.pool.Release(c)
+		return errtext.Errorf("call %q: %w; nothing was sent", cl.method, ErrMetadataUnsupported)
+	}
+	_ = connHooks.SetCallDeadline(c, deadline) // zero clears a previous call's
 	var stop func() bool
 	var k *canceller
 	if ctx.Done() != nil {
@@ -502,8 +532,13 @@ func (s *Slave) attempt(ctx context.Context, cl *call, c *conn.Conn, deadline ti
 	if cerr := ctxEnd(ctx); cerr != nil {
 		// What the context's end did to the connection (a timeout, a
 		// closed socket) is not news to the caller.
-		if cerr == context.DeadlineExceeded && cl.progress == sent && !cl.answered && !cl.broken && cl.body == nil && cl.reqLen <= fullDuplexThreshold {
-			s.drain(c)
+		// Drained: a call sent whole, whose answer has not started, and
+		// whose connection is in step; in version 2 a cancel frame tells
+		// the master, in version 1 only a deadline is drained (the
+		// master's handler has it too) and closing is the cancel.
+		inStep := cl.progress == sent && !cl.answered && !cl.broken && cl.body == nil && cl.reqLen <= fullDuplexThreshold
+		if v2 := c.Version() >= frame.Version2; inStep && (v2 || cerr == context.DeadlineExceeded) {
+			s.drain(c, v2)
 		} else {
 			s.pool.Destroy(c)
 		}
@@ -520,18 +555,20 @@ const (
 	drainLimit   = 64 << 10
 )
 
-// drain keeps c, whose caller's deadline passed while it waited for the
-// answer, for the answer that is still coming: the master has the same
-// deadline, so a handler that honours it answers a moment later, and the
-// master writes answers up to a second late. The answer is read and
-// dropped in the background and c goes back to the pool; without that,
-// every timed-out call would cost a new connection (a dial, a handshake,
-// and a master slot). No answer within drainTimeout, one larger than
+// drain keeps c, whose caller's context ended while it waited for the
+// answer, for the answer that is still coming: with cancel (protocol
+// version 2) it first sends a cancel frame, so the master cancels the
+// handler's context; in version 1 the master has the call's deadline, so
+// a handler that honours it answers a moment later, and the master writes
+// answers up to a second late. The answer is read and dropped in the
+// background and c goes back to the pool; without that, every timed-out
+// or cancelled call would cost a new connection (a dial, a handshake, and
+// a master slot). No answer within drainTimeout, one larger than
 // drainLimit, or any error, and c is closed, which also tells the master
-// that nobody waits any more. The caller has already returned. A
-// cancelled call (not a deadline) is not drained: closing is what tells
-// the master to cancel its handler.
-func (s *Slave) drain(c *conn.Conn) {
+// that nobody waits any more. The caller has already returned. In version
+// 1 a cancelled call (not a deadline) is not drained: closing is what
+// tells the master to cancel its handler.
+func (s *Slave) drain(c *conn.Conn, cancel bool) {
 	s.drainMu.Lock()
 	if s.closed.Load() {
 		s.drainMu.Unlock()
@@ -546,7 +583,7 @@ func (s *Slave) drain(c *conn.Conn) {
 	s.drainMu.Unlock()
 	go func() {
 		defer s.drains.Done()
-		ok := s.drainAnswer(c)
+		ok := s.drainAnswer(c, cancel)
 		s.drainMu.Lock()
 		delete(s.draining, c)
 		s.drainMu.Unlock()
@@ -560,7 +597,7 @@ func (s *Slave) drain(c *conn.Conn) {
 
 // drainAnswer reads and drops the next answer on c, and reports whether c
 // is in step again.
-func (s *Slave) drainAnswer(c *conn.Conn) bool {
+func (s *Slave) drainAnswer(c *conn.Conn, cancel bool) bool {
 	s.drainMu.Lock() // one step with Close's interruption
 	if s.closed.Load() {
 		s.drainMu.Unlock()
@@ -568,11 +605,14 @@ func (s *Slave) drainAnswer(c *conn.Conn) bool {
 	}
 	err := connHooks.SetCallDeadline(c, time.Now().Add(drainTimeout))
 	s.drainMu.Unlock()
-	if err != nil {
+	if err != nil || cancel && c.WriteCancel() != nil {
 		return false
 	}
 	h, err := c.ReadResponseHeader()
 	if err != nil || h.Length > drainLimit || h.Status == frame.StatusShuttingDown || h.Status == frame.StatusRequestTooLarge {
+		return false
+	}
+	if _, err := c.ReadMetadata(h.Metadata); err != nil {
 		return false
 	}
 	if connHooks.Discard(c, h.Length) != nil {
@@ -608,9 +648,14 @@ func (s *Slave) acquire(ctx context.Context) (*conn.Conn, error) {
 // other error leaves c in an unknown state. It records in cl.progress how
 // far the request got.
 func (s *Slave) exchange(ctx context.Context, c *conn.Conn, id uint64, timeout time.Duration, cl *call) error {
-	h := frame.RequestHeader{Method: id, Length: cl.reqLen, Timeout: timeout}
+	h := frame.RequestHeader{Method: id, Length: cl.reqLen, Timeout: timeout, Metadata: cl.mdSize}
 	if err := c.WriteRequestHeader(h); err != nil {
 		return s.afterWriteFailure(c, cl, err)
+	}
+	for _, p := range cl.md {
+		if err := c.WriteMetadataPair(p.Key, p.Value); err != nil {
+			return s.afterWriteFailure(c, cl, err)
+		}
 	}
 	if cl.body == nil && cl.reqLen <= fullDuplexThreshold {
 		cl.progress = sending
@@ -621,7 +666,7 @@ func (s *Slave) exchange(ctx context.Context, c *conn.Conn, id uint64, timeout t
 			return s.afterWriteFailure(c, cl, err)
 		}
 		cl.progress = sent
-		return s.readResponse(c, cl)
+		return s.readResponse(ctx, c, cl)
 	}
 
 	// The request is written by a goroutine of its own while the response
@@ -637,7 +682,7 @@ func (s *Slave) exchange(ctx context.Context, c *conn.Conn, id uint64, timeout t
 		body = &w.body
 	}
 	go w.run(c, cl.req, body, cl.reqLen)
-	rerr := s.readResponse(c, cl)
+	rerr := s.readResponse(ctx, c, cl)
 	if rerr != nil && asRemote(rerr) == nil {
 		// No answer: c is dropped, and the writer with it.
 		w.abandon(c)
@@ -784,16 +829,22 @@ func (s *Slave) afterWriteFailure(c *conn.Conn, cl *call, werr error) error {
 	return errtext.Errorf("%w: sending the request: %w", ErrConnection, werr)
 }
 
-func (s *Slave) readResponse(c *conn.Conn, cl *call) error {
+func (s *Slave) readResponse(ctx context.Context, c *conn.Conn, cl *call) error {
 	h, err := c.ReadResponseHeader()
 	if err != nil {
-		if errors.Is(err, frame.ErrReserved) {
-			cl.answered = true // not in step: never drained
+		if errors.Is(err, frame.ErrReserved) || errors.Is(err, frame.ErrMetadata) || errors.Is(err, conn.ErrCallID) {
+			cl.answered, cl.broken = true, true // not in step: never drained or reused
 			return errtext.Errorf("%w: %w", ErrProtocol, err)
 		}
 		return errtext.Errorf("%w: reading the response: %w", ErrConnection, err)
 	}
 	cl.answered = true
+	if h.Metadata > 0 {
+		if err := readResponseMetadata(c, h.Metadata, cl.capture); err != nil {
+			cl.broken = true
+			return err
+		}
+	}
 	if h.Status != frame.StatusOK {
 		return s.readRemoteError(c, cl, h)
 	}
@@ -817,6 +868,27 @@ func (s *Slave) readResponse(c *conn.Conn, cl *call) error {
 	if k, err := io.ReadFull(c, cl.dst[start:]); err != nil {
 		cl.dst = cl.dst[:start]
 		return cutShort("reading the response", uint64(k), h.Length, err)
+	}
+	return nil
+}
+
+// readResponseMetadata reads the metadata block of a response, and keeps
+// it where the caller asked (metadata.CaptureResponse).
+func readResponseMetadata(c *conn.Conn, n uint32, dst *metadata.MD) error {
+	block, err := c.ReadMetadata(n)
+	if err != nil {
+		if errors.Is(err, frame.ErrMetadata) {
+			return errtext.Errorf("%w: %w", ErrProtocol, err)
+		}
+		return errtext.Errorf("%w: reading the response metadata: %w", ErrConnection, err)
+	}
+	if dst == nil {
+		_, err = frame.ParseMetadata(block, nil) // checked all the same
+	} else {
+		*dst, err = metadata.Parse(block)
+	}
+	if err != nil {
+		return errtext.Errorf("%w: %w", ErrProtocol, err)
 	}
 	return nil
 }

@@ -476,13 +476,13 @@ func TestDialProtocolMismatch(t *testing.T) {
 	require.ErrorIs(t, err, frame.ErrBadMagic, "a short garbage answer")
 
 	var v2 [frame.PrefaceSize]byte
-	frame.PutPreface(v2[:], frame.Preface{Version: 2})
+	frame.PutPreface(v2[:], frame.Preface{Version: 3})
 	addr = rawListener(t, v2[:])
 	_, err = slave.Dial(ctx, slave.Config{Address: addr, PoolSize: 1})
 	var ve *frame.VersionError
 	require.ErrorAs(t, err, &ve)
-	require.EqualValues(t, 2, ve.Remote)
-	require.Equal(t, frame.Version, ve.Local)
+	require.EqualValues(t, 3, ve.Remote)
+	require.Equal(t, frame.MaxVersion, ve.Local)
 }
 
 // 13. Requests over the master's limit are refused by the master; those

@@ -65,7 +65,7 @@ func (c *countingCaller) CallAppend(ctx context.Context, method string, req, dst
 	return c.Slave.CallAppend(ctx, method, req, dst)
 }
 
-func (c *countingCaller) Capabilities(ctx context.Context) ([]frame.Capability, error) {
+func (c *countingCaller) Capabilities(ctx context.Context) (frame.Capabilities, error) {
 	c.caps.Add(1)
 	return c.Slave.Capabilities(ctx)
 }

@@ -142,7 +142,7 @@ func TestAnnouncedLengthIsNotAllocated(t *testing.T) {
 	require.NoError(t, err)
 	defer nc.Close()
 	msg := make([]byte, frame.PrefaceSize+frame.RequestHeaderSize+10000)
-	frame.PutPreface(msg, frame.Preface{Version: frame.Version})
+	frame.PutPreface(msg, frame.Preface{Version: frame.Version1})
 	frame.PutRequestHeader(msg[frame.PrefaceSize:], frame.RequestHeader{Method: frame.MethodID("doc"), Length: 60 << 20})
 
 	var before, after runtime.MemStats

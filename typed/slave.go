@@ -17,7 +17,7 @@ import (
 // *fastrpc.RpcSlave both satisfy it.
 type Caller interface {
 	CallAppend(ctx context.Context, method string, req, dst []byte) ([]byte, error)
-	Capabilities(ctx context.Context) ([]frame.Capability, error)
+	Capabilities(ctx context.Context) (frame.Capabilities, error)
 }
 
 // CallOption configures Call.
@@ -277,7 +277,7 @@ func resolve(ctx context.Context, s Caller, method string, forced codec.Codec) (
 	if err != nil {
 		return nil, errtext.Errorf("typed: call %q: looking up its codec in the master's capabilities: %w", method, err)
 	}
-	for _, c := range caps {
+	for _, c := range caps.Methods {
 		if c.Name != method {
 			continue
 		}

@@ -522,7 +522,7 @@ func (c *switchCaller) CallAppend(ctx context.Context, method string, req, dst [
 	return c.get().CallAppend(ctx, method, req, dst)
 }
 
-func (c *switchCaller) Capabilities(ctx context.Context) ([]frame.Capability, error) {
+func (c *switchCaller) Capabilities(ctx context.Context) (frame.Capabilities, error) {
 	return c.get().Capabilities(ctx)
 }
 

@@ -272,7 +272,7 @@ func bench(ctx context.Context, std *stdio, o *dialOptions, b *benchOptions) err
 	}
 	var req []byte
 	found := false
-	for _, c := range list {
+	for _, c := range list.Methods {
 		if c.Name != b.method {
 			continue
 		}

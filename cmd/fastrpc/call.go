@@ -170,7 +170,7 @@ func call(parent context.Context, std *stdio, o *dialOptions, a callArgs) error 
 			return fail(err)
 		}
 		found := false
-		for _, c := range list {
+		for _, c := range list.Methods {
 			if c.Name == a.method {
 				in, back, found = codecFor(c.IncomingEncoding), codecFor(c.ReturningEncoding), true
 				break

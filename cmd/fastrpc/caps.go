@@ -86,7 +86,7 @@ func capabilities(ctx context.Context, o *dialOptions, addr string, errOut io.Wr
 	if err != nil {
 		return nil, explain(err, addr, "capabilities", o.timeout)
 	}
-	return list, nil
+	return list.Methods, nil
 }
 
 // cell is a table cell: "-" when empty, never a tab or a newline.

@@ -189,7 +189,7 @@ func overUnix(ctx context.Context, dir string) error {
 		return err
 	}
 	fmt.Println("slave: the master's capabilities:")
-	for _, c := range caps {
+	for _, c := range caps.Methods {
 		fmt.Printf("  %-13s in %-4s out %-23s %s\n", c.Name, cmp.Or(c.IncomingEncoding, "-"), c.ReturningEncoding, c.Description)
 	}
 

@@ -32,6 +32,10 @@ type Hooks[C any] struct {
 	// no other code sets c's deadlines: the slave drops a connection whose
 	// call was interrupted, so the cache never goes stale.
 	SetCallDeadline func(c C, t time.Time) error
+	// TakeCancel, on a version 2 connection, waits for a whole frame, and
+	// if it is a cancel frame for call id consumes it and reports true;
+	// any other frame stays buffered. Errors are the read's.
+	TakeCancel func(c C, id uint64) (ok bool, err error)
 }
 
 var registered any

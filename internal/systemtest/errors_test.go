@@ -20,19 +20,20 @@ import (
 
 // sentinels are package slave's exported error variables, by name.
 var sentinels = map[string]error{
-	"ErrApplication":      slave.ErrApplication,
-	"ErrUnknownMethod":    slave.ErrUnknownMethod,
-	"ErrRequestTooLarge":  slave.ErrRequestTooLarge,
-	"ErrHandlerPanic":     slave.ErrHandlerPanic,
-	"ErrPermissionDenied": slave.ErrPermissionDenied,
-	"ErrShuttingDown":     slave.ErrShuttingDown,
-	"ErrOverloaded":       slave.ErrOverloaded,
-	"ErrResponseTooLarge": slave.ErrResponseTooLarge,
-	"ErrUnavailable":      slave.ErrUnavailable,
-	"ErrDialBackoff":      slave.ErrDialBackoff,
-	"ErrConnection":       slave.ErrConnection,
-	"ErrProtocol":         slave.ErrProtocol,
-	"ErrClosed":           slave.ErrClosed,
+	"ErrApplication":         slave.ErrApplication,
+	"ErrUnknownMethod":       slave.ErrUnknownMethod,
+	"ErrRequestTooLarge":     slave.ErrRequestTooLarge,
+	"ErrHandlerPanic":        slave.ErrHandlerPanic,
+	"ErrPermissionDenied":    slave.ErrPermissionDenied,
+	"ErrShuttingDown":        slave.ErrShuttingDown,
+	"ErrOverloaded":          slave.ErrOverloaded,
+	"ErrResponseTooLarge":    slave.ErrResponseTooLarge,
+	"ErrUnavailable":         slave.ErrUnavailable,
+	"ErrDialBackoff":         slave.ErrDialBackoff,
+	"ErrConnection":          slave.ErrConnection,
+	"ErrProtocol":            slave.ErrProtocol,
+	"ErrClosed":              slave.ErrClosed,
+	"ErrMetadataUnsupported": slave.ErrMetadataUnsupported,
 }
 
 // exportedErrVars returns the names of the exported package-level
