@@ -106,3 +106,53 @@ func FuzzMasterConn(f *testing.F) {
 		}
 	})
 }
+
+func requestV2(method string, id uint64, block, body []byte) []byte {
+	b := make([]byte, frame.RequestHeaderSizeV2, frame.RequestHeaderSizeV2+len(block)+len(body))
+	frame.PutRequestHeaderV2(b, frame.RequestHeader{Method: frame.MethodID(method), ID: id, Metadata: uint32(len(block)), Length: uint64(len(body))})
+	return append(append(b, block...), body...)
+}
+
+func cancelV2(id uint64) []byte {
+	b := make([]byte, frame.RequestHeaderSizeV2)
+	frame.PutRequestHeaderV2(b, frame.RequestHeader{Kind: frame.KindCancel, ID: id})
+	return b
+}
+
+// FuzzMasterConnV2 is FuzzMasterConn on a connection that negotiated
+// protocol version 2: call IDs, metadata blocks and cancel frames.
+func FuzzMasterConnV2(f *testing.F) {
+	var preface [frame.PrefaceSize]byte
+	frame.PutPreface(preface[:], frame.SlavePreface(2))
+	md := frame.AppendMetadataPair(frame.AppendMetadataPair(nil, "authorization", "Bearer x"), "x-id", "7")
+	f.Add(requestV2("echo", 1, nil, []byte("hello")))
+	f.Add(append(requestV2("echo", 1, md, []byte("hello")), requestV2("part", 2, md, []byte("0123456789"))...))
+	f.Add(append(requestV2("none", 1, nil, nil), cancelV2(1)...))
+	f.Add(append(append(requestV2("stream", 4, md, []byte("streamed")), cancelV2(4)...), requestV2("fail", 5, nil, nil)...))
+	f.Add(append(requestV2("echo", 3, nil, nil), requestV2("echo", 3, nil, nil)...))
+	f.Add(requestV2("capabilities", 1, nil, nil))
+	f.Add(cancelV2(9))
+	f.Add(requestV2("echo", 1, []byte("\xff"), nil))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		nc, err := net.Dial("tcp", fuzzTarget())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
+		go func() {
+			_, _ = nc.Write(append(preface[:], data...))
+			_ = nc.(*net.TCPConn).CloseWrite()
+		}()
+		_, err = io.Copy(io.Discard, nc)
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Fatalf("the master kept the connection open for input %x", data)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if got, err := fuzzSlave.Call(ctx, "echo", []byte("still serving")); err != nil || string(got) != "still serving" {
+			t.Fatalf("after input %x: %q, %v", data, got, err)
+		}
+	})
+}

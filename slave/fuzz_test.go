@@ -20,6 +20,7 @@ import (
 type fakeMaster struct {
 	ln      net.Listener
 	replies chan []byte
+	v2      bool // negotiates protocol version 2
 }
 
 var (
@@ -54,6 +55,25 @@ func (f *fakeMaster) serve() {
 			defer nc.Close()
 			_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
 			var p [frame.PrefaceSize]byte
+			if f.v2 {
+				if _, err := io.ReadFull(nc, p[:]); err != nil {
+					return
+				}
+				frame.PutPreface(p[:], frame.Preface{Version: frame.Version2})
+				if _, err := nc.Write(p[:]); err != nil {
+					return
+				}
+				var h [frame.RequestHeaderSizeV2]byte
+				if _, err := io.ReadFull(nc, h[:]); err != nil {
+					return
+				}
+				req, _ := frame.ParseRequestHeaderV2(h[:])
+				if _, err := io.CopyN(io.Discard, nc, int64(req.Length)+int64(req.Metadata)); err != nil {
+					return
+				}
+				_, _ = nc.Write(<-f.replies)
+				return
+			}
 			frame.PutPreface(p[:], frame.Preface{Version: frame.Version1})
 			if _, err := nc.Write(p[:]); err != nil {
 				return
@@ -149,6 +169,101 @@ func FuzzSlaveResponse(f *testing.F) {
 		}
 		want := reply[frame.ResponseHeaderSize : frame.ResponseHeaderSize+int(h.Length)]
 		if !bytes.Equal(r.b, want) {
+			t.Fatalf("call returned %q, the reply carried %q", r.b, want)
+		}
+	})
+}
+
+var (
+	fakeOnceV2 sync.Once
+	fakeV2     *fakeMaster
+	fakeCliV2  *slave.Slave
+)
+
+func fakeTargetV2() (*fakeMaster, *slave.Slave) {
+	fakeOnceV2.Do(func() {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			panic(err)
+		}
+		fakeV2 = &fakeMaster{ln: ln, replies: make(chan []byte), v2: true}
+		go fakeV2.serve()
+		fakeCliV2, err = slave.New(slave.Config{Address: ln.Addr().String(), PoolSize: 1, MaxResponseSize: 1 << 20})
+		if err != nil {
+			panic(err)
+		}
+	})
+	return fakeV2, fakeCliV2
+}
+
+func responseV2Fuzz(s frame.Status, id uint64, block, body []byte) []byte {
+	b := make([]byte, frame.ResponseHeaderSizeV2)
+	frame.PutResponseHeaderV2(b, frame.ResponseHeader{Status: s, ID: id, Metadata: uint32(len(block)), Length: uint64(len(body))})
+	return append(append(b, block...), body...)
+}
+
+// FuzzSlaveResponseV2 is FuzzSlaveResponse on version 2 connections, each
+// carrying one call (ID 1): the call succeeds only on a well-formed ok
+// response for call 1 whose metadata block is valid, with exactly its
+// payload.
+func FuzzSlaveResponseV2(f *testing.F) {
+	md := frame.AppendMetadataPair(nil, "x-request-id", "42")
+	f.Add(responseV2Fuzz(frame.StatusOK, 1, nil, []byte("pong")))
+	f.Add(responseV2Fuzz(frame.StatusOK, 1, md, []byte("pong")))
+	f.Add(responseV2Fuzz(frame.StatusOK, 2, nil, []byte("other call")))
+	f.Add(responseV2Fuzz(frame.StatusOK, 1, []byte("\x05"), nil))
+	f.Add(responseV2Fuzz(frame.StatusShuttingDown, 0, nil, nil))
+	f.Add(responseV2Fuzz(frame.StatusCancelled, 1, md, []byte("cancelled")))
+	f.Fuzz(func(t *testing.T, reply []byte) {
+		fm, s := fakeTargetV2()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		type result struct {
+			b   []byte
+			err error
+		}
+		got := make(chan result, 1)
+		go func() {
+			b, err := s.Call(ctx, "anything", []byte("request"))
+			got <- result{b, err}
+		}()
+		retried := responseV2Fuzz(frame.StatusOK, 1, nil, []byte("retried"))
+		var r result
+		sent := 0
+	feed:
+		for {
+			next := reply
+			if sent > 0 {
+				next = retried
+			}
+			select {
+			case fm.replies <- next:
+				sent++
+			case r = <-got:
+				break feed
+			}
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the call hung on reply %x: %v", reply, r.err)
+		}
+		if r.err != nil {
+			return
+		}
+		h, err := frame.ParseResponseHeaderV2(reply)
+		if sent > 1 {
+			if err != nil || h.Status != frame.StatusShuttingDown || !bytes.Equal(r.b, []byte("retried")) {
+				t.Fatalf("call sent %d times, returning %q, after reply %x", sent, r.b, reply)
+			}
+			return
+		}
+		rest := reply[min(len(reply), frame.ResponseHeaderSizeV2):]
+		if err != nil || h.Status != frame.StatusOK || h.ID != 1 || uint64(h.Metadata)+h.Length > uint64(len(rest)) {
+			t.Fatalf("call succeeded with %q on a malformed reply %x", r.b, reply)
+		}
+		if _, err := frame.ParseMetadata(rest[:h.Metadata], nil); err != nil {
+			t.Fatalf("call succeeded with a malformed metadata block: %x", reply)
+		}
+		if want := rest[h.Metadata : uint64(h.Metadata)+h.Length]; !bytes.Equal(r.b, want) {
 			t.Fatalf("call returned %q, the reply carried %q", r.b, want)
 		}
 	})
