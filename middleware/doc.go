@@ -17,6 +17,10 @@
 //     latency histogram, into any MetricsSink (a Prometheus or
 //     OpenTelemetry adapter implements that one method); Counters is an
 //     in-memory sink.
+//   - TokenAuth ("master.middleware.token"): lets a call through only with
+//     a bearer token it accepts in the call's authorization metadata
+//     (protocol version 2), compared in constant time; others get
+//     StatusPermissionDenied before the handler runs.
 //
 // On the slave (module.NamespaceSlaveMiddleware, "slave.middleware.*";
 // slave.MiddlewareModule, with a WrapCall for slave.Config.Middleware):
@@ -25,6 +29,8 @@
 //     call the slave makes.
 //   - CallMetrics ("slave.middleware.metrics"): Metrics's observations for
 //     every call the slave makes.
+//   - CallToken ("slave.middleware.token"): sends a bearer token with
+//     every call, from config, a file, or a function (rotation).
 //
 // A JSON config says {"module": "logging"} in a master's or a slave's
 // "middleware" list and gets its own side's module; CallLogging and

@@ -20,6 +20,8 @@ func init() {
 	module.Register(Metrics{})
 	module.Register(CallLogging{})
 	module.Register(CallMetrics{})
+	module.Register(TokenAuth{})
+	module.Register(CallToken{})
 }
 
 // Each module serves one namespace, with that namespace's interface.
@@ -30,6 +32,8 @@ var (
 	_ master.MiddlewareModule = (*Metrics)(nil)
 	_ slave.MiddlewareModule  = (*CallLogging)(nil)
 	_ slave.MiddlewareModule  = (*CallMetrics)(nil)
+	_ master.MiddlewareModule = (*TokenAuth)(nil)
+	_ slave.MiddlewareModule  = (*CallToken)(nil)
 )
 
 // masterID and slaveID are the IDs of the modules named name in the

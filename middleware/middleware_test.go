@@ -377,9 +377,9 @@ func TestModulesOneNamespaceEach(t *testing.T) {
 		}
 		return out
 	}
-	require.Equal(t, []module.ID{"master.middleware.authorize", "master.middleware.logging", "master.middleware.metrics", "master.middleware.recover"},
+	require.Equal(t, []module.ID{"master.middleware.authorize", "master.middleware.logging", "master.middleware.metrics", "master.middleware.recover", "master.middleware.token"},
 		ids(module.NamespaceMasterMiddleware))
-	require.Equal(t, []module.ID{"slave.middleware.logging", "slave.middleware.metrics"}, ids(module.NamespaceSlaveMiddleware))
+	require.Equal(t, []module.ID{"slave.middleware.logging", "slave.middleware.metrics", "slave.middleware.token"}, ids(module.NamespaceSlaveMiddleware))
 	require.Empty(t, ids("middleware"), "the old shared namespace is gone")
 
 	l := module.NewLoader(context.Background())
@@ -404,5 +404,5 @@ func TestModulesOneNamespaceEach(t *testing.T) {
 	_, err := module.LoadAs[slave.MiddlewareModule](l, module.NamespaceSlaveMiddleware, json.RawMessage(`{"module": "authorize", "allow": {"*": ["a"]}}`))
 	require.ErrorIs(t, err, module.ErrNotFound)
 	require.EqualError(t, err, `fastrpc: module "slave.middleware.authorize" not registered; known in namespace "slave.middleware": `+
-		`slave.middleware.logging, slave.middleware.metrics (in other namespaces: master.middleware.authorize)`)
+		`slave.middleware.logging, slave.middleware.metrics, slave.middleware.token (in other namespaces: master.middleware.authorize)`)
 }
