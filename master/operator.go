@@ -107,6 +107,7 @@ type IOOperator struct {
 	respLen    uint64
 	deadline   time.Time
 	ctx        *callContext // what Context returns, made on first use
+	userCtx    context.Context // set by SetContext; derives from ctx
 	md         metadata.MD  // the request's metadata
 	respMD     metadata.MD  // the response's, set by the handler
 	responded  bool
@@ -123,6 +124,7 @@ func (op *IOOperator) reset(name string, length uint64, deadline time.Time) {
 // cancelled, and no longer leads to this IOOperator, which serves the
 // connection's next call.
 func (op *IOOperator) release() {
+	op.userCtx = nil
 	if op.ctx != nil {
 		op.sc.cur.Store(nil)
 		op.ctx.op.Store(nil)
@@ -193,10 +195,26 @@ func (op *IOOperator) Deadline() (time.Time, bool) { return op.deadline, !op.dea
 // connection's next call. Made on first use: handlers that never ask pay
 // nothing, those that do pay one small allocation.
 func (op *IOOperator) Context() context.Context {
+	if op.userCtx != nil {
+		return op.userCtx
+	}
 	if op.ctx == nil {
 		op.ctx = op.sc.newCallContext(op)
 	}
 	return op.ctx
+}
+
+// SetContext makes Context return ctx for the rest of the call: for
+// middleware that gives the handler a context with more values, such as a
+// trace span (ctx = trace.ContextWithSpan(op.Context(), span)). ctx must
+// derive from op.Context(), so it still ends with the call and still
+// leads to this IOOperator; SetContext panics otherwise, as a programming
+// error.
+func (op *IOOperator) SetContext(ctx context.Context) {
+	if OperatorFrom(ctx) != op {
+		panic("fastrpc: IOOperator.SetContext: the context does not derive from the call's own (op.Context())")
+	}
+	op.userCtx = ctx
 }
 
 // newCallContext makes the context of the call op serves.

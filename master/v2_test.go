@@ -238,3 +238,34 @@ func TestSetResponseMetadataRules(t *testing.T) {
 	assert.ErrorIs(t, <-errs, frame.ErrMetadata)
 	assert.ErrorIs(t, <-errs, master.ErrAlreadyResponded)
 }
+
+type mwKey struct{}
+
+// Middleware can hand the handler a context with more values (a trace
+// span, say); it still ends with the call.
+func TestSetContext(t *testing.T) {
+	t.Parallel()
+	got := make(chan context.Context, 1)
+	mw := func(next master.Handler) master.Handler {
+		return func(op *master.IOOperator) error {
+			op.SetContext(context.WithValue(op.Context(), mwKey{}, "from middleware"))
+			return next(op)
+		}
+	}
+	m := master.New(master.Config{Middleware: []master.Middleware{mw}})
+	require.NoError(t, m.Register("v", master.MethodInfo{}, func(op *master.IOOperator) error {
+		ctx := op.Context()
+		assert.Equal(t, "from middleware", ctx.Value(mwKey{}))
+		assert.Same(t, op, master.OperatorFrom(ctx))
+		assert.Panics(t, func() { op.SetContext(context.Background()) }, "a context from elsewhere")
+		got <- ctx
+		return nil
+	}))
+	addr, _ := serveOn(t, m, "127.0.0.1:0")
+	nc := rawHandshakeV2(t, addr)
+	writeRequestV2(t, nc, frame.RequestHeader{Method: frame.MethodID("v"), ID: 1}, nil, nil)
+	h, _, _ := readResponseV2(t, nc)
+	require.Equal(t, frame.StatusOK, h.Status)
+	ctx := <-got
+	require.Error(t, ctx.Err(), "ended with the call")
+}
