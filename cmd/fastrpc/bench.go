@@ -242,6 +242,7 @@ func bench(ctx context.Context, std *stdio, o *dialOptions, b *benchOptions) err
 	if o.timeout <= 0 {
 		return usageErrorf("--timeout %v: want a positive duration such as 10s", o.timeout)
 	}
+	ctx = o.outgoing(ctx) // -H: every call carries it
 	// The setup's deadline first: it bounds reading -d too.
 	setup, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()

@@ -124,7 +124,7 @@ func call(parent context.Context, std *stdio, o *dialOptions, a callArgs) error 
 		return usageErrorf("--timeout %v: want a positive duration such as 10s", o.timeout)
 	}
 	// The deadline first: it bounds every wait, reading -d included.
-	ctx, cancel := context.WithTimeout(parent, o.timeout)
+	ctx, cancel := context.WithTimeout(o.outgoing(parent), o.timeout)
 	defer cancel()
 	// Everything local first: a missing file is a usage error, and
 	// nothing has been sent.

@@ -80,7 +80,7 @@ func capabilities(ctx context.Context, o *dialOptions, addr string, errOut io.Wr
 		return nil, err
 	}
 	defer s.Close()
-	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	ctx, cancel := context.WithTimeout(o.outgoing(ctx), o.timeout)
 	defer cancel()
 	list, err := s.Capabilities(ctx)
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/AmanTrance/FastRpc/conn"
 	"github.com/AmanTrance/FastRpc/frame"
 	"github.com/AmanTrance/FastRpc/internal/errtext"
+	"github.com/AmanTrance/FastRpc/metadata"
 	"github.com/AmanTrance/FastRpc/module"
 	"github.com/AmanTrance/FastRpc/slave"
 	"github.com/AmanTrance/FastRpc/transport"
@@ -49,6 +50,37 @@ type dialOptions struct {
 	// maxRequest is the slave's max_request_size once dial ran: the
 	// largest request held in memory it sends; 0 for no limit.
 	maxRequest int64
+	headers    headerFlag // -H: metadata sent with every call
+}
+
+// headerFlag collects -H key=value pairs as the calls' metadata.
+type headerFlag struct{ md metadata.MD }
+
+func (h *headerFlag) String() string { return "" }
+
+func (h *headerFlag) Set(s string) error {
+	key, value, ok := strings.Cut(s, "=")
+	if !ok {
+		return fmt.Errorf("want key=value, such as -H x-request-id=42")
+	}
+	key = strings.ToLower(strings.TrimSpace(key))
+	if err := frame.CheckMetadataKey(key); err != nil {
+		return errors.New(errtext.Text(err))
+	}
+	md := append(h.md, metadata.Pair{Key: key, Value: value})
+	if err := md.Check(); err != nil {
+		return errors.New(errtext.Text(err))
+	}
+	h.md = md
+	return nil
+}
+
+// outgoing is ctx carrying -H's metadata, if any.
+func (o *dialOptions) outgoing(ctx context.Context) context.Context {
+	if len(o.headers.md) == 0 {
+		return ctx
+	}
+	return metadata.NewOutgoingContext(ctx, o.headers.md)
 }
 
 func (o *dialOptions) register(fs *flag.FlagSet) {
@@ -59,6 +91,7 @@ func (o *dialOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "dial with TLS, presenting the client certificate in PEM `FILE` (with --tls-key)")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "the key of --tls-cert, in PEM `FILE`")
 	fs.StringVar(&o.serverName, "server-name", "", "dial with TLS; the master's certificate must hold `NAME` (default: ADDR's host)")
+	fs.Var(&o.headers, "H", "send `KEY=VALUE` as metadata with every call (protocol version 2), such as -H authorization='Bearer TOKEN'; repeat for more pairs")
 	fs.DurationVar(&o.timeout, "timeout", defaultTimeout, "give up after `DURATION`, for the whole command: connecting, "+
 		"the call and its response; the master gets it as the call's deadline")
 }
@@ -235,6 +268,8 @@ func explain(err error, addr, method string, timeout time.Duration) error {
 		// Overloaded, shutting down, a TLS failure: the library's message
 		// says what to do.
 		return callErrorf("%s", lib)
+	case errors.Is(err, slave.ErrMetadataUnsupported):
+		return callErrorf("%s speaks only protocol version 1, which carries no metadata: drop -H (nothing was sent)", addr)
 	case errors.Is(err, slave.ErrUnknownMethod):
 		return unknownMethod(addr, method)
 	case errors.As(err, &re):

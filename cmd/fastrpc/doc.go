@@ -42,8 +42,9 @@
 //
 // Commands that dial take --config FILE, the JSON of slave.FromJSON (dialer,
 // TLS, pool, limits), and the shortcuts --tls, --tls-ca, --tls-cert,
-// --tls-key and --server-name for a TLS dialer. Every network wait is
-// bounded by --timeout (10s by default).
+// --tls-key and --server-name for a TLS dialer, and -H KEY=VALUE for
+// metadata sent with every call (protocol version 2; a bearer token, say).
+// Every network wait is bounded by --timeout (10s by default).
 //
 // The exit status tells a script what happened: 0 success; 1 the master
 // answered with an error (its message and code are on stderr); 2 a usage
