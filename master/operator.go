@@ -106,10 +106,10 @@ type IOOperator struct {
 	respStatus frame.Status
 	respLen    uint64
 	deadline   time.Time
-	ctx        *callContext // what Context returns, made on first use
+	ctx        *callContext    // what Context returns, made on first use
 	userCtx    context.Context // set by SetContext; derives from ctx
-	md         metadata.MD  // the request's metadata
-	respMD     metadata.MD  // the response's, set by the handler
+	md         metadata.MD     // the request's metadata
+	respMD     metadata.MD     // the response's, set by the handler
 	responded  bool
 	broken     bool
 }
