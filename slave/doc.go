@@ -18,6 +18,13 @@
 // which is sent again on another connection unless its body was a stream.
 // Middleware wraps every call, as the master's wraps every handler.
 //
+// Each connection speaks the highest protocol version both sides know
+// (package frame; Config.MaxProtocolVersion caps it). Over version 2 a
+// call sends the metadata of its context (package metadata), a response
+// naming another call is refused as a protocol violation, and a call whose
+// context ends while it waits sends a cancel frame and returns at once:
+// the connection goes back to the pool once the master has answered.
+//
 // This package speaks only the raw byte path; typed calls are package
 // typed, the wire format package frame.
 package slave
