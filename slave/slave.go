@@ -822,8 +822,10 @@ func (s *Slave) afterWriteFailure(c *conn.Conn, cl *call, werr error) error {
 	cl.broken = true
 	_ = c.SetReadDeadline(time.Now().Add(time.Second))
 	if h, err := c.ReadResponseHeader(); err == nil && h.Status != frame.StatusOK {
-		if err := s.readRemoteError(c, cl, h); asRemote(err) != nil {
-			return err
+		if _, err := c.ReadMetadata(h.Metadata); err == nil {
+			if err := s.readRemoteError(c, cl, h); asRemote(err) != nil {
+				return err
+			}
 		}
 	}
 	return errtext.Errorf("%w: sending the request: %w", ErrConnection, werr)
