@@ -242,7 +242,7 @@ func (s *Slave) CallAppend(ctx context.Context, method string, req []byte, dst [
 		err := s.invokeWithMiddleware(ctx, cl)
 		return cl.dst, err
 	}
-	cl := call{method: method, req: req, reqLen: uint64(len(req)), dst: dst}
+	cl := call{method: method, req: req, reqLen: uint64(len(req)), dst: dst, dstStart: len(dst)}
 	err := s.roundTrip(ctx, &cl)
 	return cl.dst, err
 }
@@ -368,7 +368,11 @@ func (s *Slave) roundTrip(ctx context.Context, cl *call) error {
 	if cl.capture = metadata.CaptureTarget(ctx); cl.capture != nil {
 		*cl.capture = nil // what a response without metadata leaves
 	}
-	if cl.md = metadata.FromOutgoingContext(ctx); len(cl.md) > 0 {
+	// Middleware may invoke a call more than once (a retry policy): each
+	// invocation sends its own context's metadata.
+	cl.md, cl.mdSize = metadata.FromOutgoingContext(ctx), 0
+	cl.dst = cl.dst[:cl.dstStart] // and gets its own response
+	if len(cl.md) > 0 {
 		if err := cl.md.Check(); err != nil {
 			return errtext.Errorf("call %q: %w; nothing was sent", cl.method, err)
 		}

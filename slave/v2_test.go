@@ -300,3 +300,29 @@ func TestDeadlineLoadKeepsConnections(t *testing.T) {
 	// only when an answer takes over a second to arrive.
 	assert.LessOrEqual(t, newDials, timedOut.Load()/50, "timed-out calls cost new connections")
 }
+
+// Middleware that invokes a call twice (a retry policy), the second time
+// without the metadata of the first: each invocation sends its own
+// context's metadata, nothing of the first leaks into the second, and the
+// second's response replaces the first's.
+func TestMiddlewareReinvokesWithOtherMetadata(t *testing.T) {
+	seen := make(chan metadata.MD, 2)
+	_, addr := serveMaster(t, master.Config{}, map[string]master.Handler{
+		"echo": func(op *master.IOOperator) error { seen <- op.Metadata(); return echo(op) },
+	})
+	bare := context.Background()
+	twice := func(next slave.Invoker) slave.Invoker {
+		return func(ctx context.Context, info *slave.CallInfo) error {
+			if err := next(metadata.AppendToOutgoingContext(ctx, "attempt", "1"), info); err != nil {
+				return err
+			}
+			return next(bare, info)
+		}
+	}
+	s := dialSlave(t, addr, slave.Config{PoolSize: 1, Middleware: []slave.Middleware{twice}})
+	out, err := s.Call(callCtx(t), "echo", []byte("x"))
+	require.NoError(t, err)
+	assert.Equal(t, "x", string(out))
+	assert.Equal(t, metadata.Pairs("attempt", "1"), <-seen)
+	assert.Nil(t, <-seen)
+}
