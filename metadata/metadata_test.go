@@ -22,7 +22,8 @@ func TestOutgoingContextsDoNotShare(t *testing.T) {
 	replaced := metadata.NewOutgoingContext(one, metadata.Pairs("z", "9"))
 	assert.Equal(t, metadata.Pairs("z", "9"), metadata.FromOutgoingContext(replaced))
 	assert.Nil(t, metadata.FromOutgoingContext(context.Background()))
-	assert.Panics(t, func() { metadata.Pairs("odd") })
+	odd := []string{"odd"}
+	assert.Panics(t, func() { metadata.Pairs(odd...) })
 }
 
 func TestParseAndCheck(t *testing.T) {
