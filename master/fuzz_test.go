@@ -78,33 +78,38 @@ func FuzzMasterConn(f *testing.F) {
 	f.Add(false, preface[:])
 	f.Add(false, []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, withPreface bool, data []byte) {
-		nc, err := net.Dial("tcp", fuzzTarget())
-		if err != nil {
-			t.Fatal(err)
+		if withPreface {
+			data = append(preface[:], data...)
 		}
-		defer nc.Close()
-		_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
-		go func() {
-			if withPreface {
-				_, _ = nc.Write(preface[:])
-			}
-			_, _ = nc.Write(data)
-			_ = nc.(*net.TCPConn).CloseWrite()
-		}()
-		// Whatever the input, the master ends the connection: at our EOF,
-		// at a protocol violation, or at its header timeout.
-		_, err = io.Copy(io.Discard, nc)
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			t.Fatalf("the master kept the connection open for input %x", data)
-		}
-		// And it still serves an honest slave.
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if got, err := fuzzSlave.Call(ctx, "echo", []byte("still serving")); err != nil || string(got) != "still serving" {
-			t.Fatalf("after input %x: %q, %v", data, got, err)
-		}
+		fuzzConn(t, data)
 	})
+}
+
+// fuzzConn sends data on a new connection to the fuzz target and
+// half-closes it. Whatever the input, the master must end the connection
+// (at our EOF, at a protocol violation, or at its header timeout) and
+// still serve an honest slave.
+func fuzzConn(t *testing.T, data []byte) {
+	nc, err := net.Dial("tcp", fuzzTarget())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
+	go func() {
+		_, _ = nc.Write(data)
+		_ = nc.(*net.TCPConn).CloseWrite()
+	}()
+	_, err = io.Copy(io.Discard, nc)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("the master kept the connection open for input %x", data)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if got, err := fuzzSlave.Call(ctx, "echo", []byte("still serving")); err != nil || string(got) != "still serving" {
+		t.Fatalf("after input %x: %q, %v", data, got, err)
+	}
 }
 
 func requestV2(method string, id uint64, block, body []byte) []byte {
@@ -134,25 +139,6 @@ func FuzzMasterConnV2(f *testing.F) {
 	f.Add(cancelV2(9))
 	f.Add(requestV2("echo", 1, []byte("\xff"), nil))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		nc, err := net.Dial("tcp", fuzzTarget())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer nc.Close()
-		_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
-		go func() {
-			_, _ = nc.Write(append(preface[:], data...))
-			_ = nc.(*net.TCPConn).CloseWrite()
-		}()
-		_, err = io.Copy(io.Discard, nc)
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			t.Fatalf("the master kept the connection open for input %x", data)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if got, err := fuzzSlave.Call(ctx, "echo", []byte("still serving")); err != nil || string(got) != "still serving" {
-			t.Fatalf("after input %x: %q, %v", data, got, err)
-		}
+		fuzzConn(t, append(preface[:], data...))
 	})
 }

@@ -100,6 +100,46 @@ func response(s frame.Status, code uint32, body []byte) []byte {
 	return append(b, body...)
 }
 
+// callResult is what a fuzzed call returned.
+type callResult struct {
+	b   []byte
+	err error
+}
+
+// feedCall makes one call through s and answers it with reply from fm. A
+// reply saying the request was not processed makes the slave send it
+// again on a new connection; that one is answered with retried. It
+// returns the call's result and how many replies were sent.
+func feedCall(t *testing.T, fm *fakeMaster, s *slave.Slave, reply, retried []byte) (callResult, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	got := make(chan callResult, 1)
+	go func() {
+		b, err := s.Call(ctx, "anything", []byte("request"))
+		got <- callResult{b, err}
+	}()
+	var r callResult
+	sent := 0
+	for {
+		next := reply
+		if sent > 0 {
+			next = retried
+		}
+		select {
+		case fm.replies <- next:
+			sent++
+			continue
+		case r = <-got:
+		}
+		break
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("the call hung on reply %x: %v", reply, r.err)
+	}
+	return r, sent
+}
+
 // FuzzSlaveResponse feeds arbitrary bytes to the slave as a master's
 // answer. The call must end (never hang), never panic, and succeed only
 // with exactly the payload a well-formed ok response carries, or, after a
@@ -118,38 +158,7 @@ func FuzzSlaveResponse(f *testing.F) {
 	f.Add(huge)
 	f.Fuzz(func(t *testing.T, reply []byte) {
 		fm, s := fakeTarget()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		type result struct {
-			b   []byte
-			err error
-		}
-		got := make(chan result, 1)
-		go func() {
-			b, err := s.Call(ctx, "anything", []byte("request"))
-			got <- result{b, err}
-		}()
-		// A reply saying the request was not processed makes the slave send
-		// it again on a new connection; that one is answered with retried.
-		retried := response(frame.StatusOK, 0, []byte("retried"))
-		var r result
-		sent := 0
-	feed:
-		for {
-			next := reply
-			if sent > 0 {
-				next = retried
-			}
-			select {
-			case fm.replies <- next:
-				sent++
-			case r = <-got:
-				break feed
-			}
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("the call hung on reply %x: %v", reply, r.err)
-		}
+		r, sent := feedCall(t, fm, s, reply, response(frame.StatusOK, 0, []byte("retried")))
 		if sent == 0 && r.err == nil {
 			t.Fatal("a call succeeded without a reply")
 		}
@@ -216,36 +225,7 @@ func FuzzSlaveResponseV2(f *testing.F) {
 	f.Add(responseV2Fuzz(frame.StatusCancelled, 1, md, []byte("cancelled")))
 	f.Fuzz(func(t *testing.T, reply []byte) {
 		fm, s := fakeTargetV2()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		type result struct {
-			b   []byte
-			err error
-		}
-		got := make(chan result, 1)
-		go func() {
-			b, err := s.Call(ctx, "anything", []byte("request"))
-			got <- result{b, err}
-		}()
-		retried := responseV2Fuzz(frame.StatusOK, 1, nil, []byte("retried"))
-		var r result
-		sent := 0
-	feed:
-		for {
-			next := reply
-			if sent > 0 {
-				next = retried
-			}
-			select {
-			case fm.replies <- next:
-				sent++
-			case r = <-got:
-				break feed
-			}
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("the call hung on reply %x: %v", reply, r.err)
-		}
+		r, sent := feedCall(t, fm, s, reply, responseV2Fuzz(frame.StatusOK, 1, nil, []byte("retried")))
 		if r.err != nil {
 			return
 		}
