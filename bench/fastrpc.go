@@ -9,6 +9,7 @@ import (
 
 	fastrpc "github.com/AmanTrance/FastRpc"
 	"github.com/AmanTrance/FastRpc/master"
+	"github.com/AmanTrance/FastRpc/metadata"
 	"github.com/AmanTrance/FastRpc/slave"
 )
 
@@ -28,6 +29,25 @@ func fastrpcSystem() System {
 		Stream:    streamFastRpc,
 		StreamHow: "CallStream from the pattern source; the handler sinks the request with IOOperator.WriteTo(io.Discard)",
 		Conns:     "one slave, PoolSize = callers",
+	}
+}
+
+// FastRpcMetadataName is the raw row whose calls each carry two metadata
+// pairs (protocol version 2): the same master, handler and slave as
+// fastrpc, so the difference between the two rows is the metadata's cost.
+const FastRpcMetadataName = FastRpcName + "-metadata"
+
+// MetadataPairs are the keys and values every call of the metadata row
+// carries, as a caller sending a token and a request ID would.
+var MetadataPairs = []string{"authorization", "Bearer abc123", "x-request-id", "req-42"}
+
+func fastrpcMetadataSystem() System {
+	return System{
+		Name:      FastRpcMetadataName,
+		Serve:     func() (Server, error) { return serveFastRpc(nil) },
+		Dial:      dialFastRpcMetadata,
+		StreamHow: "n/a: metadata is per call, not per byte; see fastrpc",
+		Conns:     "one slave, PoolSize = callers; each caller's context carries the two pairs, built once at dial (metadata.AppendToOutgoingContext)",
 	}
 }
 
@@ -114,6 +134,41 @@ func dialFastRpc(addr string, callers int) (Client, error) {
 		return nil, err
 	}
 	return shared{c: fastrpcCaller{s}, close: s.Close}, nil
+}
+
+// fastrpcMDCaller calls with a context carrying MetadataPairs; the echo
+// handler ignores them, but the master parses every call's block (into
+// IOOperator.Metadata) before the handler runs.
+type fastrpcMDCaller struct {
+	s   *slave.Slave
+	ctx context.Context
+}
+
+func (c *fastrpcMDCaller) Echo(req, dst []byte) ([]byte, error) {
+	return c.s.CallAppend(c.ctx, "echo", req, dst)
+}
+
+// fastrpcMDClient is one slave shared by all callers, each with its own
+// context.
+type fastrpcMDClient struct {
+	s       *slave.Slave
+	callers []*fastrpcMDCaller
+}
+
+func (c fastrpcMDClient) Caller(i int) Caller { return c.callers[i] }
+func (c fastrpcMDClient) Close() error        { return c.s.Close() }
+
+func dialFastRpcMetadata(addr string, callers int) (Client, error) {
+	s, err := dialSlave(addr, callers)
+	if err != nil {
+		return nil, err
+	}
+	cl := fastrpcMDClient{s: s, callers: make([]*fastrpcMDCaller, callers)}
+	for i := range cl.callers {
+		ctx := metadata.AppendToOutgoingContext(context.Background(), MetadataPairs...)
+		cl.callers[i] = &fastrpcMDCaller{s: s, ctx: ctx}
+	}
+	return cl, nil
 }
 
 // ForBuffer returns a Caller using the root package's

@@ -65,7 +65,7 @@ const (
 
 // Systems returns every system, the floor first.
 func Systems() []System {
-	s := []System{floorSystem(Floor), floorSystem(Control), fastrpcSystem()}
+	s := []System{floorSystem(Floor), floorSystem(Control), fastrpcSystem(), fastrpcMetadataSystem()}
 	s = append(s, typedSystems()...)
 	s = append(s, grpcSystem(), drpcSystem(), netrpcSystem(), httpJSONSystem())
 	return s

@@ -283,6 +283,11 @@ func parent(o options) error {
 	systems := bench.Systems()
 	if o.systems != "" {
 		want := strings.Split(o.systems, ",")
+		for _, name := range want {
+			if _, err := bench.Lookup(name); err != nil {
+				return fmt.Errorf("-systems: %w; the systems are %s", err, systemNames())
+			}
+		}
 		systems = slices.DeleteFunc(systems, func(s bench.System) bool {
 			return s.Name != bench.Floor && s.Name != bench.Control && !slices.Contains(want, s.Name)
 		})
@@ -381,6 +386,7 @@ func parent(o options) error {
 	fmt.Println()
 	printTable(o, wls, systems, vals)
 	printTargets(o, vals, forBuffer)
+	printMetadataCost(wls, vals)
 	printNotes(systems)
 	fmt.Printf("\nrun took %v\n", took.Round(time.Second))
 	return nil
@@ -610,6 +616,39 @@ func printTargets(o options, vals values, forBuffer []float64) {
 		fmt.Printf("| %d MiB streamed: peak RSS bounded (< %s each end, worst round) | client %s, server %s | %s |\n",
 			o.streamSize>>20, mib(bound), mib(c), mib(sv), yes(c < bound && sv < bound))
 	}
+}
+
+// printMetadataCost gives the metadata row against the raw row, per
+// primary metric and latency p50: the cost of two metadata pairs a call.
+func printMetadataCost(wls []workload, vals values) {
+	md, fr := bench.FastRpcMetadataName, bench.FastRpcName
+	header := false
+	for _, w := range wls {
+		for _, m := range metrics[w.name] {
+			if !m.primary && m.key != "p50" {
+				continue
+			}
+			a, b := vals[w.name][md][m.key], vals[w.name][fr][m.key]
+			if a == nil || b == nil {
+				continue
+			}
+			if !header {
+				fmt.Println()
+				fmt.Printf("| metadata cost: %s / %s | %s | %s | ratio (median of per-round ratios) |\n", md, fr, md, fr)
+				fmt.Println("| --- | --- | --- | --- |")
+				header = true
+			}
+			fmt.Printf("| %s %s | %s | %s | %.3fx |\n", w.name, m.label, m.fmt(median(a)), m.fmt(median(b)), median(ratios(a, b)))
+		}
+	}
+}
+
+func systemNames() string {
+	var names []string
+	for _, s := range bench.Systems() {
+		names = append(names, s.Name)
+	}
+	return strings.Join(names, ", ")
 }
 
 func yes(ok bool) string {
