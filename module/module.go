@@ -118,6 +118,12 @@ const (
 	// ("slave.middleware.logging"), named in the "middleware" list of a
 	// slave's JSON config: they implement slave.MiddlewareModule.
 	NamespaceSlaveMiddleware = "slave.middleware"
+	// NamespaceResolver holds what finds the masters behind a name
+	// ("resolver.static"): they implement cluster.ResolverModule.
+	NamespaceResolver = "resolver"
+	// NamespaceBalancer holds how a cluster client spreads calls
+	// ("balancer.round_robin"): they implement cluster.BalancerModule.
+	NamespaceBalancer = "balancer"
 )
 
 // ErrNotFound is matched (errors.Is) by lookups of unregistered IDs.
