@@ -24,9 +24,10 @@ const (
 	// DefaultMaxAttempts is how many masters one call may try.
 	DefaultMaxAttempts = 3
 	// DefaultRetryTokens and DefaultRetryRatio are the retry budget: as
-	// gRPC's retry throttling, each failed attempt costs a token, each
-	// success gives back DefaultRetryRatio of one, and a call is retried
-	// only while more than half of the tokens are left.
+	// gRPC's retry throttling, each budgeted retry (a re-send of an
+	// idempotent call, or a retry while every master is ejected) costs a
+	// token, each success gives back DefaultRetryRatio of one, and such a
+	// retry is made only while more than half of the tokens are left.
 	DefaultRetryTokens = 10
 	DefaultRetryRatio  = 0.1
 	// capsTimeout bounds fetching a master's capabilities.
@@ -369,7 +370,13 @@ func (c *Client) do(ctx context.Context, method string, attempt func(*slave.Slav
 			}
 			return err
 		}
-		if n+1 == c.cfg.MaxAttempts || !c.spend() {
+		// The budget is for a dying cluster: a re-send that may run twice,
+		// or a retry after a master picked only because every one was
+		// ejected. Like gRPC's transparent retries, a call that never left
+		// for a healthy master, or met an unknown method (which says
+		// nothing of health), goes on to the next outside it.
+		free := errors.Is(err, slave.ErrUnknownMethod) || !a.anyway && notSent(err)
+		if n+1 == c.cfg.MaxAttempts || !free && !c.spend() {
 			return err
 		}
 	}
@@ -479,14 +486,17 @@ func (c *Client) retryable(ctx context.Context, err error, idempotent bool) bool
 		return false
 	}
 	switch {
-	case errors.Is(err, slave.ErrUnavailable), errors.Is(err, slave.ErrUnknownMethod):
-		return true
-	case errors.Is(err, slave.ErrClosed):
-		return true // a master the resolver just removed: nothing was sent
+	case notSent(err), errors.Is(err, slave.ErrUnknownMethod):
+		return true // (ErrClosed: a master the resolver just removed)
 	case idempotent && (errors.Is(err, slave.ErrConnection) || errors.Is(err, slave.ErrProtocol)):
 		return true
 	}
 	return false
+}
+
+// notSent reports whether err says nothing reached a handler.
+func notSent(err error) bool {
+	return errors.Is(err, slave.ErrUnavailable) || errors.Is(err, slave.ErrClosed)
 }
 
 // spend takes a token for a retry, and reports whether the budget allows
