@@ -12,6 +12,7 @@ import (
 
 	"github.com/AmanTrance/FastRpc/frame"
 	"github.com/AmanTrance/FastRpc/internal/errtext"
+	"github.com/AmanTrance/FastRpc/module"
 	"github.com/AmanTrance/FastRpc/slave"
 )
 
@@ -81,6 +82,7 @@ type Client struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
 	watchErr chan error
+	watched  chan struct{} // closed once Watch has returned
 
 	mu      sync.Mutex
 	members []*member // in the resolver's order, kept stable
@@ -89,7 +91,8 @@ type Client struct {
 	state   atomic.Pointer[state]
 	closed  atomic.Bool
 
-	tokens atomic.Int64 // retry budget, in thousandths of a token
+	tokens atomic.Int64   // retry budget, in thousandths of a token
+	loader *module.Loader // modules loaded by FromJSON; nil otherwise
 }
 
 // state is what a call reads: the members and their picker, replaced
@@ -146,14 +149,17 @@ func New(cfg Config) (*Client, error) {
 		return nil, errtext.Errorf("cluster: the slave configuration: %w", err)
 	}
 	_ = probe.Close()
-	c := &Client{cfg: cfg, balancer: cfg.Balancer, ready: make(chan struct{}), watchErr: make(chan error, 1)}
+	c := &Client{cfg: cfg, balancer: cfg.Balancer, ready: make(chan struct{}), watchErr: make(chan error, 1), watched: make(chan struct{})}
 	if c.balancer == nil {
 		c.balancer = &RoundRobin{}
 	}
 	c.tokens.Store(int64(cfg.RetryTokens) * 1000)
 	c.state.Store(&state{})
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	go func() { c.watchErr <- cfg.Resolver.Watch(c.ctx, c.update) }()
+	go func() {
+		defer close(c.watched)
+		c.watchErr <- cfg.Resolver.Watch(c.ctx, c.update)
+	}()
 	return c, nil
 }
 
@@ -242,6 +248,7 @@ func (c *Client) Close() error {
 		return nil
 	}
 	c.cancel()
+	<-c.watched // the resolver is done before its module is cleaned up
 	c.mu.Lock()
 	members := c.members
 	c.members = nil
@@ -251,6 +258,7 @@ func (c *Client) Close() error {
 	for _, m := range members {
 		errs = append(errs, m.s.Close())
 	}
+	errs = append(errs, c.loader.Cleanup())
 	return errors.Join(errs...)
 }
 

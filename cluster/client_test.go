@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -321,4 +322,36 @@ func TestConcurrentChurn(t *testing.T) {
 	wg.Wait()
 	t.Logf("%d calls, %d failed; members %s", calls.Load(), fails.Load(), fmt.Sprint(c.Members()))
 	assert.Positive(t, cc.ran.Load(), "the master that joined took calls")
+}
+
+func TestFromJSON(t *testing.T) {
+	a, b := startNode(t, "a", nil), startNode(t, "b", nil)
+	c, err := cluster.FromJSON(context.Background(), []byte(`{
+		"resolver": {"module": "static", "addresses": ["`+a.addr+`", "`+b.addr+`"]},
+		"balancer": {"module": "consistent_hash", "replicas": 50},
+		"slave": {"pool_size": 2},
+		"idempotent": ["who"],
+		"eject_backoff": "200ms"
+	}`))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() })
+	first, err := c.Call(cluster.WithKey(callCtx(t), "user-7"), "who", nil)
+	require.NoError(t, err)
+	for range 10 {
+		out, err := c.Call(cluster.WithKey(callCtx(t), "user-7"), "who", nil)
+		require.NoError(t, err)
+		require.Equal(t, string(first), string(out), "one key, one master")
+	}
+	for name, doc := range map[string]string{
+		"no resolver":    `{}`,
+		"bad resolver":   `{"resolver": {"module": "static"}}`,
+		"slave address":  `{"resolver": {"module": "static", "addresses": ["127.0.0.1:1"]}, "slave": {"address": "x:1"}}`,
+		"unknown field":  `{"resolver": {"module": "static", "addresses": ["127.0.0.1:1"]}, "nope": 1}`,
+		"bad balancer":   `{"resolver": {"module": "static", "addresses": ["127.0.0.1:1"]}, "balancer": {"module": "random"}}`,
+		"bad slave pool": `{"resolver": {"module": "static", "addresses": ["127.0.0.1:1"]}, "slave": {"pool": {"module": "nope"}}}`,
+	} {
+		_, err := cluster.FromJSON(context.Background(), []byte(doc))
+		require.Error(t, err, name)
+		assert.Equal(t, 1, strings.Count(err.Error(), "fastrpc:"), "%s: %v", name, err)
+	}
 }

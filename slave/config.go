@@ -59,6 +59,25 @@ func FromJSON(ctx context.Context, data []byte) (*Slave, error) {
 		}
 		return nil, err
 	}
+	cfg, err := LoadConfig(loader, jc)
+	if err != nil {
+		return fail(err)
+	}
+	s, err := New(cfg)
+	if err != nil {
+		return fail(errtext.Errorf("slave config: %w", err))
+	}
+	s.loader = loader
+	return s, nil
+}
+
+// LoadConfig turns jc into a Config, loading its modules through l (which
+// records them for cleanup): for a package that builds slaves from its own
+// JSON, as package cluster does for each master. FromJSON is LoadConfig
+// and New.
+func LoadConfig(l *module.Loader, jc JSONConfig) (Config, error) {
+	loader := l
+	fail := func(err error) (Config, error) { return Config{}, err }
 	cfg := Config{
 		Network:              jc.Network,
 		Address:              jc.Address,
@@ -91,12 +110,7 @@ func FromJSON(ctx context.Context, data []byte) (*Slave, error) {
 		}
 		cfg.Middleware = append(cfg.Middleware, mw.WrapCall)
 	}
-	s, err := New(cfg)
-	if err != nil {
-		return fail(errtext.Errorf("slave config: %w", err))
-	}
-	s.loader = loader
-	return s, nil
+	return cfg, nil
 }
 
 // loadPool loads, through l, the pool module a JSON object describes:
