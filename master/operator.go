@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -157,8 +158,9 @@ func (op *IOOperator) Metadata() metadata.MD { return op.md }
 // SetResponseMetadata sets the metadata the response carries back, such
 // as a request ID or server timing; it must be called before the response
 // is written (ErrAlreadyResponded after), and md is checked against the
-// limits (an error matching frame.ErrMetadata). A slave speaking protocol
-// version 1 cannot receive it: it is dropped for that slave.
+// limits (an error matching frame.ErrMetadata) and copied. A slave
+// speaking protocol version 1 cannot receive it: it is dropped for that
+// slave.
 func (op *IOOperator) SetResponseMetadata(md metadata.MD) error {
 	if op.responded {
 		return ErrAlreadyResponded
@@ -166,7 +168,7 @@ func (op *IOOperator) SetResponseMetadata(md metadata.MD) error {
 	if err := md.Check(); err != nil {
 		return errtext.Errorf("response metadata: %w", err)
 	}
-	op.respMD = md
+	op.respMD = slices.Clone(md) // as checked, whatever the caller does with md
 	return nil
 }
 
@@ -219,7 +221,7 @@ func (op *IOOperator) SetContext(ctx context.Context) {
 
 // newCallContext makes the context of the call op serves.
 func (sc *serverConn) newCallContext(op *IOOperator) *callContext {
-	cc := &callContext{deadline: op.deadline}
+	cc := &callContext{deadline: op.deadline, md: op.md}
 	cc.op.Store(op)
 	sc.cur.Store(cc)
 	// Close and the peer watcher end the context in cur; one that ended
@@ -241,6 +243,7 @@ func (sc *serverConn) newCallContext(op *IOOperator) *callContext {
 // each derived context.
 type callContext struct {
 	op       atomic.Pointer[IOOperator] // nil once the call is over
+	md       metadata.MD                // the call's own: op's serves the next call
 	deadline time.Time
 	std      atomic.Pointer[stdContext]
 	mu       sync.Mutex // guards building std and ended
@@ -287,10 +290,7 @@ func (c *callContext) Value(key any) any {
 	case operatorKey{}:
 		return c.op.Load()
 	case mdkey.Incoming{}:
-		if op := c.op.Load(); op != nil {
-			return op.md
-		}
-		return nil
+		return c.md
 	}
 	return c.inner().Value(key)
 }

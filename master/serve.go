@@ -531,7 +531,9 @@ func (sc *serverConn) refuse(state uint64) {
 		if err != nil {
 			return
 		}
-		sc.callID = h.ID
+		if h.Kind == frame.KindRequest {
+			sc.callID = h.ID
+		} // a cancel frame crossed its answer: the notice answers no call
 	}
 	_ = c.SetWriteDeadline(time.Now().Add(lingerTimeout))
 	if sc.writeStatus(frame.StatusShuttingDown, 0, msg) == nil {
