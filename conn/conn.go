@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/AmanTrance/FastRpc/frame"
+	"github.com/AmanTrance/FastRpc/metadata"
 )
 
 // DefaultBufferSize is the size of each of a Conn's read and write buffers
@@ -318,17 +319,20 @@ func (c *Conn) ReadMetadata(n uint32) ([]byte, error) {
 	return c.block, nil
 }
 
-// WriteMetadataPair buffers one metadata pair, after a header whose
-// Metadata counted it. The caller has checked it against the limits.
-func (c *Conn) WriteMetadataPair(key, value string) error {
-	if err := c.bw.WriteByte(byte(len(key))); err != nil {
-		return err
+// WriteMetadata buffers the metadata block md, after a header whose
+// Metadata is md.Size(). The caller has checked md against the limits
+// (metadata.MD.Check).
+func (c *Conn) WriteMetadata(md metadata.MD) error {
+	for _, p := range md {
+		_ = c.bw.WriteByte(byte(len(p.Key)))
+		_, _ = c.bw.WriteString(p.Key)
+		_ = c.bw.WriteByte(byte(len(p.Value) >> 8))
+		_ = c.bw.WriteByte(byte(len(p.Value)))
+		if _, err := c.bw.WriteString(p.Value); err != nil {
+			return err // a bufio.Writer's error sticks: the earlier writes failed too
+		}
 	}
-	_, _ = c.bw.WriteString(key)
-	_ = c.bw.WriteByte(byte(len(value) >> 8))
-	_ = c.bw.WriteByte(byte(len(value)))
-	_, err := c.bw.WriteString(value)
-	return err
+	return nil
 }
 
 // eofIsUnexpected turns an EOF after part of a frame into

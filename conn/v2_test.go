@@ -11,6 +11,7 @@ import (
 
 	"github.com/AmanTrance/FastRpc/conn"
 	"github.com/AmanTrance/FastRpc/frame"
+	"github.com/AmanTrance/FastRpc/metadata"
 )
 
 // v2Pair returns a slave and a master connection that negotiated with the
@@ -62,7 +63,7 @@ func TestV2RequestWithMetadataAndIDs(t *testing.T) {
 	sc, mc := v2Pair(t, 0)
 	for id := uint64(1); id <= 3; id++ {
 		require.NoError(t, sc.WriteRequestHeader(frame.RequestHeader{Method: 7, Length: 2, Metadata: uint32(frame.MetadataPairSize("k", "v")), ID: 99}))
-		require.NoError(t, sc.WriteMetadataPair("k", "v"))
+		require.NoError(t, sc.WriteMetadata(metadata.Pairs("k", "v")))
 		_, _ = sc.Write([]byte("hi"))
 		require.NoError(t, sc.Flush())
 

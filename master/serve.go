@@ -793,10 +793,5 @@ func (sc *serverConn) writeResponseHeader(h frame.ResponseHeader) error {
 	if err := c.WriteResponseHeader(h); err != nil {
 		return err
 	}
-	for _, p := range md {
-		if err := c.WriteMetadataPair(p.Key, p.Value); err != nil {
-			return err
-		}
-	}
-	return nil
+	return c.WriteMetadata(md)
 }

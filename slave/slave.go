@@ -656,10 +656,8 @@ func (s *Slave) exchange(ctx context.Context, c *conn.Conn, id uint64, timeout t
 	if err := c.WriteRequestHeader(h); err != nil {
 		return s.afterWriteFailure(c, cl, err)
 	}
-	for _, p := range cl.md {
-		if err := c.WriteMetadataPair(p.Key, p.Value); err != nil {
-			return s.afterWriteFailure(c, cl, err)
-		}
+	if err := c.WriteMetadata(cl.md); err != nil {
+		return s.afterWriteFailure(c, cl, err)
 	}
 	if cl.body == nil && cl.reqLen <= fullDuplexThreshold {
 		cl.progress = sending
@@ -670,7 +668,7 @@ func (s *Slave) exchange(ctx context.Context, c *conn.Conn, id uint64, timeout t
 			return s.afterWriteFailure(c, cl, err)
 		}
 		cl.progress = sent
-		return s.readResponse(ctx, c, cl)
+		return s.readResponse(c, cl)
 	}
 
 	// The request is written by a goroutine of its own while the response
@@ -686,7 +684,7 @@ func (s *Slave) exchange(ctx context.Context, c *conn.Conn, id uint64, timeout t
 		body = &w.body
 	}
 	go w.run(c, cl.req, body, cl.reqLen)
-	rerr := s.readResponse(ctx, c, cl)
+	rerr := s.readResponse(c, cl)
 	if rerr != nil && asRemote(rerr) == nil {
 		// No answer: c is dropped, and the writer with it.
 		w.abandon(c)
@@ -835,7 +833,7 @@ func (s *Slave) afterWriteFailure(c *conn.Conn, cl *call, werr error) error {
 	return errtext.Errorf("%w: sending the request: %w", ErrConnection, werr)
 }
 
-func (s *Slave) readResponse(ctx context.Context, c *conn.Conn, cl *call) error {
+func (s *Slave) readResponse(c *conn.Conn, cl *call) error {
 	h, err := c.ReadResponseHeader()
 	if err != nil {
 		if errors.Is(err, frame.ErrReserved) || errors.Is(err, frame.ErrMetadata) || errors.Is(err, conn.ErrCallID) {
