@@ -25,6 +25,15 @@ type Resolver interface {
 	Watch(ctx context.Context, update func([]Endpoint)) error
 }
 
+// Refresher is a Resolver that can look again before its next scheduled
+// look, as gRPC's ResolveNow: the client calls Refresh each time it
+// ejects a master whose dials or connections failed, since the masters
+// may have moved. Refresh must return at once; the resolver may look
+// later, or not at all if it looked very recently.
+type Refresher interface {
+	Refresh()
+}
+
 // ResolverModule is what a "resolver.*" module (module.NamespaceResolver)
 // provides.
 type ResolverModule interface {

@@ -60,8 +60,10 @@ type Config struct {
 	MaxAttempts int
 	// Idempotent names methods that may run twice: a call to one that
 	// failed after it may have reached a handler (a connection lost
-	// mid-call) is tried on another master too. Calls made with a context
-	// from Idempotent are as well.
+	// mid-call) is tried on another master too. So are calls made with a
+	// context from Idempotent, and calls to a method the master that lost
+	// it lists as idempotent in its capabilities (master.MethodInfo's
+	// Idempotent, on protocol version 2).
 	Idempotent []string
 	// RetryTokens and RetryRatio set the retry budget; 0 means
 	// DefaultRetryTokens and DefaultRetryRatio, negative RetryTokens turns
@@ -109,9 +111,9 @@ type member struct {
 	s        *slave.Slave
 	inFlight atomic.Int64
 	calls    atomic.Int64
-	failures atomic.Int64 // in a row
-	ejected  atomic.Int64 // until, in UnixNano; 0: not ejected
-	methods  atomic.Pointer[map[string]bool]
+	failures atomic.Int64                    // in a row
+	ejected  atomic.Int64                    // until, in UnixNano; 0: not ejected
+	methods  atomic.Pointer[map[string]bool] // served, to whether the master says it is idempotent
 	fetching atomic.Bool
 }
 
@@ -230,7 +232,12 @@ func (c *Client) fetchMethods(m *member) {
 	}
 	set := make(map[string]bool, len(caps.Methods))
 	for _, mc := range caps.Methods {
-		set[mc.Name] = true
+		set[mc.Name] = false
+	}
+	for _, name := range caps.Idempotent() {
+		if _, ok := set[name]; ok {
+			set[name] = true
+		}
 	}
 	m.methods.Store(&set)
 }
@@ -238,7 +245,17 @@ func (c *Client) fetchMethods(m *member) {
 // serves reports whether m serves method, as far as the client knows.
 func (m *member) serves(method string) bool {
 	set := m.methods.Load()
-	return set == nil || method == frame.CapabilitiesName || (*set)[method]
+	if set == nil || method == frame.CapabilitiesName {
+		return true
+	}
+	_, ok := (*set)[method]
+	return ok
+}
+
+// idempotent reports whether m's capabilities declare method idempotent.
+func (m *member) idempotent(method string) bool {
+	set := m.methods.Load()
+	return set != nil && (*set)[method]
 }
 
 // Close stops watching and closes every master's slave; calls in flight
@@ -372,9 +389,10 @@ func (c *Client) do(ctx context.Context, method string, attempt func(*slave.Slav
 			return nil
 		}
 		last = err
-		if !c.retryable(ctx, err, idempotent) {
-			if !idempotent && replay && errors.Is(err, slave.ErrConnection) {
-				return errtext.Errorf("%w; the call may have run, so it was not sent to another master (list its method in Config.Idempotent if it may run twice)", err)
+		idem := idempotent || replay && m.idempotent(method)
+		if !c.retryable(ctx, err, idem) {
+			if !idem && replay && errors.Is(err, slave.ErrConnection) {
+				return errtext.Errorf("%w; the call may have run, so it was not sent to another master (list its method in Config.Idempotent, or register it with MethodInfo.Idempotent, if it may run twice)", err)
 			}
 			return err
 		}
@@ -477,6 +495,9 @@ func (c *Client) account(m *member, err error) {
 			d = c.cfg.MaxEjectBackoff
 		}
 		m.ejected.Store(time.Now().Add(d).UnixNano())
+		if r, ok := c.cfg.Resolver.(Refresher); ok {
+			r.Refresh()
+		}
 	case errors.Is(err, slave.ErrShuttingDown):
 		// Draining: leave it out at once, without counting a failure.
 		m.ejected.Store(time.Now().Add(c.cfg.EjectBackoff).UnixNano())

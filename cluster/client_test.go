@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -166,6 +167,34 @@ func TestNonIdempotentCallIsNotResent(t *testing.T) {
 	_, err = c.Call(cluster.Idempotent(callCtx(t)), "once", []byte("x"))
 	require.Error(t, err)
 	assert.EqualValues(t, 2, started.Load(), "an idempotent call tries the other master too")
+}
+
+// A method a master registers as idempotent is re-sent after a lost
+// connection without the caller saying so, once the client has the
+// master's capabilities.
+func TestIdempotentFromCapabilities(t *testing.T) {
+	var started atomic.Int64
+	die := func(op *master.IOOperator) error {
+		started.Add(1)
+		op.NetConn().Close()
+		return nil
+	}
+	a, b := startNode(t, "a", nil), startNode(t, "b", nil)
+	for _, n := range []*node{a, b} {
+		require.NoError(t, n.m.Register("safe", master.MethodInfo{Idempotent: true}, die))
+		require.NoError(t, n.m.Register("unsafe", master.MethodInfo{}, die))
+	}
+	c := newClient(t, cluster.Config{Resolver: &cluster.Static{Addresses: []string{a.addr, b.addr}}})
+	require.Eventually(t, func() bool {
+		started.Store(0)
+		_, err := c.Call(callCtx(t), "safe", nil)
+		return errors.Is(err, slave.ErrConnection) && started.Load() == 2
+	}, testserve.HangGuard, 10*time.Millisecond, "a call the masters declare idempotent is tried on both")
+	started.Store(0)
+	_, err := c.Call(callCtx(t), "unsafe", nil)
+	require.ErrorIs(t, err, slave.ErrConnection)
+	assert.Contains(t, err.Error(), "may have run")
+	assert.EqualValues(t, 1, started.Load(), "another method of the same masters is not")
 }
 
 // A draining master (Shutdown) sends its calls elsewhere without an error.
@@ -354,4 +383,26 @@ func TestFromJSON(t *testing.T) {
 		require.Error(t, err, name)
 		assert.Equal(t, 1, strings.Count(err.Error(), "fastrpc:"), "%s: %v", name, err)
 	}
+}
+
+// refreshingResolver is a Static that counts Refresh calls.
+type refreshingResolver struct {
+	cluster.Static
+	refreshes atomic.Int64
+}
+
+func (r *refreshingResolver) Refresh() { r.refreshes.Add(1) }
+
+// A master whose connections fail makes the client ask the resolver to
+// look again: the masters may have moved.
+func TestEjectionAsksTheResolverToLookAgain(t *testing.T) {
+	a, b := startNode(t, "a", nil), startNode(t, "b", nil)
+	r := &refreshingResolver{Static: cluster.Static{Addresses: []string{a.addr, b.addr}}}
+	c := newClient(t, cluster.Config{Resolver: r})
+	_ = shares(t, c, 10)
+	require.Zero(t, r.refreshes.Load(), "healthy masters cause no lookups")
+	require.NoError(t, b.m.Close())
+	got := shares(t, c, 20)
+	assert.Zero(t, got["b"])
+	assert.Positive(t, r.refreshes.Load(), "ejecting the dead master asked for a fresh list")
 }

@@ -1,5 +1,6 @@
 // Package cluster calls many masters as one: a Resolver finds them (the
-// "resolver" module namespace; Static here, DNS and etcd to come), a
+// "resolver" module namespace: Static and DNS here, etcd in module
+// fastrpcetcd, whose Registry also announces masters), a
 // Balancer spreads calls over them (the "balancer" namespace: RoundRobin,
 // LeastLoaded, ConsistentHash), and a Client keeps one slave per master,
 // leaves out for a while a master whose dials or connections fail, and

@@ -212,8 +212,10 @@
 //	count (16), then count strings, each length (16) and bytes
 //
 // A feature is "version.N" for each version N the master speaks,
-// [FeatureMetadata], [FeatureCancel], or a name a later revision defines;
-// a slave ignores features it does not know.
+// [FeatureMetadata], [FeatureCancel], "idempotent." and a method's name
+// for each method the master declares safe to run twice for one call
+// ([IdempotentFeature]), or a name a later revision defines; a slave
+// ignores features it does not know.
 //
 // # Limits
 //

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -222,6 +223,24 @@ const (
 	// FeatureCancel: the master cancels a handler on a cancel frame.
 	FeatureCancel = "cancel"
 )
+
+// IdempotentFeature names, in a features list, a method the master
+// declares safe to run twice for one call: "idempotent." and the name.
+func IdempotentFeature(method string) string { return idempotentPrefix + method }
+
+const idempotentPrefix = "idempotent."
+
+// Idempotent returns the methods c's features declare idempotent (see
+// IdempotentFeature).
+func (c Capabilities) Idempotent() []string {
+	var names []string
+	for _, f := range c.Features {
+		if name, ok := strings.CutPrefix(f, idempotentPrefix); ok && name != "" {
+			names = append(names, name)
+		}
+	}
+	return names
+}
 
 // VersionFeature names protocol version v in a features list:
 // "version.1", "version.2".

@@ -114,3 +114,12 @@ func TestCapabilitiesV2(t *testing.T) {
 	_, err = frame.ParseCapabilitiesV2(append(v1, 0xff, 0xff))
 	require.ErrorIs(t, err, frame.ErrCapabilities, "a count beyond the bytes present")
 }
+
+func TestIdempotentFeature(t *testing.T) {
+	caps := frame.Capabilities{Features: []string{
+		frame.VersionFeature(2), frame.IdempotentFeature("get"), "idempotent.", frame.IdempotentFeature("put.same"), "idempotentx",
+	}}
+	assert.Equal(t, "idempotent.get", frame.IdempotentFeature("get"))
+	assert.Equal(t, []string{"get", "put.same"}, caps.Idempotent(), "an empty name and other features are not methods")
+	assert.Empty(t, frame.Capabilities{}.Idempotent())
+}

@@ -9,15 +9,17 @@ import (
 	"github.com/AmanTrance/FastRpc/module"
 )
 
-// JSONConfig is a master's configuration in JSON. Listeners and middleware
-// are modules named by their "module" field, from the "listener" and
-// "master.middleware" namespaces (module.NamespaceListener and
-// module.NamespaceMasterMiddleware):
+// JSONConfig is a master's configuration in JSON. Listeners, middleware
+// and the registry are modules named by their "module" field, from the
+// "listener", "master.middleware" and "master.registry" namespaces
+// (module.NamespaceListener, module.NamespaceMasterMiddleware and
+// module.NamespaceMasterRegistry; "etcd" is in module fastrpcetcd):
 //
 //	{
 //	  "listeners": [{"module": "tcp", "address": "127.0.0.1:10000"},
 //	                {"module": "unix", "path": "/run/app.sock"}],
 //	  "middleware": [{"module": "logging"}, {"module": "recover"}],
+//	  "registry": {"module": "etcd", "endpoints": ["10.0.0.9:2379"], "service": "orders"},
 //	  "max_request_size": 16777216,
 //	  "idle_timeout": "2m"
 //	}
@@ -26,6 +28,7 @@ import (
 type JSONConfig struct {
 	Listeners       []json.RawMessage `json:"listeners"`
 	Middleware      []json.RawMessage `json:"middleware,omitempty"`
+	Registry        json.RawMessage   `json:"registry,omitempty"`
 	MaxRequestSize  int64             `json:"max_request_size,omitempty"`
 	HeaderTimeout   module.Duration   `json:"header_timeout,omitempty"`
 	BodyTimeout     module.Duration   `json:"body_timeout,omitempty"`
@@ -85,6 +88,13 @@ func FromJSON(ctx context.Context, data []byte) (*Master, error) {
 			return fail(errtext.Errorf("master config: middleware[%d]: %w", i, err))
 		}
 		cfg.Middleware = append(cfg.Middleware, mw.WrapHandler)
+	}
+	if len(jc.Registry) > 0 {
+		r, err := module.LoadAs[Registry](loader, module.NamespaceMasterRegistry, jc.Registry)
+		if err != nil {
+			return fail(errtext.Errorf("master config: registry: %w", err))
+		}
+		cfg.Registry = r
 	}
 	m := New(cfg)
 	m.loader = loader

@@ -88,6 +88,36 @@ type Config struct {
 	// Listeners are what Run serves; Serve and ListenAndServe take theirs
 	// directly.
 	Listeners []conn.Listener
+	// Registry, if set, announces every listener the master serves (see
+	// Registry) so that cluster clients find it, and withdraws it when
+	// the master stops: Shutdown withdraws first and only then stops
+	// accepting, so slaves move away before the master refuses them.
+	Registry Registry
+}
+
+// Registry announces a serving master in a service registry, such as
+// etcd (module fastrpcetcd), where cluster clients' resolvers find it.
+type Registry interface {
+	// Register announces reg and keeps the announcement alive (renewing
+	// leases, announcing again after losing one) until the returned
+	// withdraw is called; withdraw removes it and returns once resolvers
+	// can no longer find it, or when its ctx ends. Register fails only
+	// when it can never succeed, such as for an address it cannot
+	// announce; a registry it cannot reach is retried in the background.
+	// The master calls Register when Serve starts on a listener, and
+	// withdraw once, when it stops serving that listener.
+	Register(ctx context.Context, reg Registration) (withdraw func(context.Context) error, err error)
+}
+
+// Registration is what a master announces to its Registry.
+type Registration struct {
+	// Network and Address are those of the listener ("tcp",
+	// "127.0.0.1:10000"); an address on all interfaces (":10000") is the
+	// Registry's to replace with one slaves can dial.
+	Network, Address string
+	// Methods are the methods registered when Serve started on the
+	// listener, without the built-in capabilities.
+	Methods []string
 }
 
 // Middleware wraps a handler with behaviour of its own: logging, metrics,
@@ -149,6 +179,11 @@ type MethodInfo struct {
 	// for a handler that streams its payload with WriteTo or Read),
 	// smaller to refuse big requests early.
 	MaxRequestSize int64
+	// Idempotent says the method may run twice for one call with no harm
+	// (a read, a put of the same value). Version 2 capabilities list it
+	// (frame.IdempotentFeature), and a cluster client re-sends such a
+	// call to another master when the connection is lost mid-call.
+	Idempotent bool
 }
 
 type method struct {
@@ -170,15 +205,23 @@ type registry struct {
 var features = []string{frame.VersionFeature(frame.Version1), frame.VersionFeature(frame.Version2), frame.FeatureMetadata, frame.FeatureCancel}
 
 // encodeCaps encodes the capabilities bodies of both versions for infos,
-// whose first entry is the capabilities method's own.
-func encodeCaps(infos []frame.Capability) (v1, v2 []byte, err error) {
+// whose first entry is the capabilities method's own, and the idempotent
+// methods idem.
+func encodeCaps(infos []frame.Capability, idem []string) (v1, v2 []byte, err error) {
 	v1, err = frame.AppendCapabilities(nil, infos)
 	if err != nil {
 		return nil, nil, err
 	}
 	infos2 := append([]frame.Capability(nil), infos...)
 	infos2[0].ReturningEncoding = frame.CapabilitiesEncodingV2
-	v2, err = frame.AppendCapabilitiesV2(nil, frame.Capabilities{Methods: infos2, Features: features})
+	feats := features
+	if len(idem) > 0 {
+		feats = append(feats[:len(feats):len(feats)], make([]string, 0, len(idem))...)
+		for _, name := range idem {
+			feats = append(feats, frame.IdempotentFeature(name))
+		}
+	}
+	v2, err = frame.AppendCapabilitiesV2(nil, frame.Capabilities{Methods: infos2, Features: feats})
 	return v1, v2, err
 }
 
@@ -190,6 +233,7 @@ type Master struct {
 	regMu sync.Mutex // serialises writers of reg
 	reg   atomic.Pointer[registry]
 	infos []frame.Capability // guarded by regMu
+	idem  []string           // idempotent methods, guarded by regMu
 
 	// ctx is cancelled when the master is closed; handler contexts derive
 	// from it.
@@ -213,6 +257,9 @@ type Master struct {
 	done        chan struct{}  // closed when shutdown begins
 	loader      *module.Loader // modules loaded by FromJSON; nil otherwise
 	cleanupOnce sync.Once
+	// withdraw holds each announced listener's withdrawal (guarded by mu),
+	// taken out by whoever calls it.
+	withdraw map[net.Listener]func(context.Context) error
 	// ticks counts the sweeper's ticks; sweeping says it runs. The
 	// timeouts in ticks are set by New; 0 is off.
 	ticks                            atomic.Uint64
@@ -229,6 +276,7 @@ func New(cfg Config) *Master {
 	m := &Master{
 		cfg:       cfg.withDefaults(),
 		listeners: make(map[net.Listener]struct{}),
+		withdraw:  make(map[net.Listener]func(context.Context) error),
 		conns:     make(map[*serverConn]struct{}),
 		done:      make(chan struct{}),
 		watchWake: make(chan struct{}, 1),
@@ -241,7 +289,7 @@ func New(cfg Config) *Master {
 		Description:       "lists the methods this master serves",
 		ReturningEncoding: frame.CapabilitiesEncoding,
 	}}
-	caps, capsV2, _ := encodeCaps(m.infos)
+	caps, capsV2, _ := encodeCaps(m.infos, nil)
 	capsMethod := &method{name: frame.CapabilitiesName, handler: m.wrap(m.serveCapabilities), maxReq: uint64(max(m.cfg.MaxRequestSize, 0))}
 	m.reg.Store(&registry{byID: map[uint64]*method{0: capsMethod}, caps: caps, capsV2: capsV2})
 	return m
@@ -292,7 +340,11 @@ func (m *Master) Register(name string, info MethodInfo, h Handler) error {
 		return fmt.Errorf("%w: %q and %q both hash to %#016x; rename one", ErrIDCollision, prev.name, name, id)
 	}
 	infos := append(m.infos[:len(m.infos):len(m.infos)], capb)
-	caps, capsV2, err := encodeCaps(infos)
+	idem := m.idem
+	if info.Idempotent {
+		idem = append(idem[:len(idem):len(idem)], name)
+	}
+	caps, capsV2, err := encodeCaps(infos, idem)
 	if err != nil {
 		return err
 	}
@@ -308,7 +360,7 @@ func (m *Master) Register(name string, info MethodInfo, h Handler) error {
 		maxReq = 0
 	}
 	byID[id] = &method{name: name, handler: m.wrap(h), maxReq: maxReq}
-	m.infos = infos
+	m.infos, m.idem = infos, idem
 	m.reg.Store(&registry{byID: byID, caps: caps, capsV2: capsV2})
 	return nil
 }
@@ -392,6 +444,13 @@ func (m *Master) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	m.listeners[ln] = struct{}{}
 	m.mu.Unlock()
+	if err := m.announce(ctx, ln); err != nil {
+		m.mu.Lock()
+		delete(m.listeners, ln)
+		m.mu.Unlock()
+		_ = ln.Close()
+		return err
+	}
 	// Cancelling ctx shuts the master down; Serve returns once that is over.
 	graceful := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
@@ -404,8 +463,13 @@ func (m *Master) Serve(ctx context.Context, ln net.Listener) error {
 	defer func() {
 		m.mu.Lock()
 		delete(m.listeners, ln)
+		w := m.withdraw[ln]
+		delete(m.withdraw, ln)
 		m.mu.Unlock()
 		_ = ln.Close()
+		if w != nil { // ln failed: Shutdown and Close withdraw first
+			m.withdrawAll(map[net.Listener]func(context.Context) error{ln: w}, withdrawTimeout)
+		}
 	}()
 
 	var backoff time.Duration
@@ -434,6 +498,70 @@ func (m *Master) Serve(ctx context.Context, ln net.Listener) error {
 		backoff = 0
 		m.accept(nc)
 	}
+}
+
+// withdrawTimeout bounds withdrawing announcements when the master is
+// closed at once or a listener fails.
+const withdrawTimeout = time.Second
+
+// announce registers ln with the configured Registry, if any.
+func (m *Master) announce(ctx context.Context, ln net.Listener) error {
+	if m.cfg.Registry == nil {
+		return nil
+	}
+	m.regMu.Lock()
+	var methods []string
+	for _, info := range m.infos[1:] { // [0] is the capabilities
+		methods = append(methods, info.Name)
+	}
+	m.regMu.Unlock()
+	addr := ln.Addr()
+	w, err := m.cfg.Registry.Register(ctx, Registration{Network: addr.Network(), Address: addr.String(), Methods: methods})
+	if err != nil {
+		return errtext.Errorf("announce %s to the registry: %w", addr, err)
+	}
+	m.mu.Lock()
+	if m.closed || m.shuttingDown.Load() {
+		m.mu.Unlock()
+		m.withdrawAll(map[net.Listener]func(context.Context) error{ln: w}, withdrawTimeout)
+		return ErrClosed
+	}
+	m.withdraw[ln] = w
+	m.mu.Unlock()
+	return nil
+}
+
+// takeWithdrawals removes and returns every pending withdrawal; the
+// caller holds mu.
+func (m *Master) takeWithdrawals() map[net.Listener]func(context.Context) error {
+	ws := m.withdraw
+	m.withdraw = make(map[net.Listener]func(context.Context) error)
+	return ws
+}
+
+// withdrawAll withdraws announcements at once, each within d, logging
+// failures (the registry's lease expiry removes what is left).
+func (m *Master) withdrawAll(ws map[net.Listener]func(context.Context) error, d time.Duration) {
+	if len(ws) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	m.withdrawCtx(ctx, ws)
+}
+
+func (m *Master) withdrawCtx(ctx context.Context, ws map[net.Listener]func(context.Context) error) {
+	var wg sync.WaitGroup
+	for ln, w := range ws {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := w(ctx); err != nil {
+				m.cfg.Logger.Warn("fastrpc: withdrawing the master from the registry failed; its entry goes when its lease expires", "addr", ln.Addr().String(), "err", err)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 func isTemporary(err error) bool {
@@ -670,12 +798,20 @@ func (m *Master) stopBackground() {
 	m.stopOnce.Do(func() { close(m.stop) })
 }
 
-// Shutdown stops the master gracefully: it stops accepting, lets calls in
-// flight finish, answers requests that arrive on open connections with
+// Shutdown stops the master gracefully: it withdraws it from its Registry
+// (waiting for that, within ctx, while still accepting), stops accepting,
+// lets calls in flight finish, answers requests that arrive on open connections with
 // StatusShuttingDown, and closes connections as they become idle. It
 // returns nil once every connection is closed, or ctx's error if ctx ends
 // first, in which case it closes everything as Close does.
 func (m *Master) Shutdown(ctx context.Context) error {
+	// Withdraw from the registry while still accepting, so slaves that
+	// have not yet seen the withdrawal are still served.
+	m.mu.Lock()
+	ws := m.takeWithdrawals()
+	m.mu.Unlock()
+	m.withdrawCtx(ctx, ws)
+
 	m.mu.Lock()
 	if !m.shuttingDown.Swap(true) {
 		close(m.done)
@@ -705,7 +841,8 @@ func (m *Master) Shutdown(ctx context.Context) error {
 // Close stops the master at once: listeners and every connection are
 // closed, and handler contexts are cancelled. Calls in flight fail on the
 // slave side with connection errors. It does not wait for handlers to
-// return.
+// return; it waits up to a second for the master's withdrawal from its
+// Registry.
 func (m *Master) Close() error {
 	m.mu.Lock()
 	if !m.shuttingDown.Swap(true) {
@@ -724,7 +861,9 @@ func (m *Master) Close() error {
 	for sc := range m.conns {
 		_ = sc.c.Close()
 	}
+	ws := m.takeWithdrawals()
 	m.mu.Unlock()
 	m.stopBackground()
+	m.withdrawAll(ws, withdrawTimeout)
 	return m.cleanup()
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/AmanTrance/FastRpc/frame"
 	"github.com/AmanTrance/FastRpc/master"
 	"github.com/AmanTrance/FastRpc/metadata"
+	"github.com/AmanTrance/FastRpc/slave"
 )
 
 // rawHandshakeV2 opens a raw connection offering version 2 and checks the
@@ -345,4 +346,23 @@ func TestIncomingMetadataStaysWithItsCall(t *testing.T) {
 	for s := range mismatches {
 		t.Errorf("a call's context showed metadata %q, its call had %q", s.got, s.want)
 	}
+}
+
+// Methods registered as idempotent are listed in version 2 capabilities
+// only; the version 1 body is unchanged.
+func TestIdempotentInCapabilities(t *testing.T) {
+	m, addr := serveMaster(t, master.Config{}, nil)
+	require.NoError(t, m.Register("get", master.MethodInfo{Idempotent: true}, echo))
+	require.NoError(t, m.Register("put", master.MethodInfo{}, echo))
+	s := dialSlave(t, addr, slave.Config{PoolSize: 1})
+	caps, err := s.Capabilities(callCtx(t))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"get"}, caps.Idempotent())
+	assert.True(t, caps.Has(frame.FeatureCancel), "the other features stay")
+
+	s1 := dialSlave(t, addr, slave.Config{PoolSize: 1, MaxProtocolVersion: 1})
+	caps1, err := s1.Capabilities(callCtx(t))
+	require.NoError(t, err)
+	assert.Empty(t, caps1.Features)
+	assert.Len(t, caps1.Methods, 3)
 }

@@ -118,6 +118,10 @@ const (
 	// ("slave.middleware.logging"), named in the "middleware" list of a
 	// slave's JSON config: they implement slave.MiddlewareModule.
 	NamespaceSlaveMiddleware = "slave.middleware"
+	// NamespaceMasterRegistry holds where a master announces itself
+	// ("master.registry.etcd"), named by the "registry" field of a
+	// master's JSON config: they implement master.Registry.
+	NamespaceMasterRegistry = "master.registry"
 	// NamespaceResolver holds what finds the masters behind a name
 	// ("resolver.static"): they implement cluster.ResolverModule.
 	NamespaceResolver = "resolver"

@@ -1,0 +1,7 @@
+// Package clustertest holds integration tests of the cluster package's
+// discovery against real servers: the dns resolver against a DNS server
+// (github.com/miekg/dns) on loopback, with real masters behind the names.
+// It is a module of its own so that those servers' dependencies stay out
+// of the core module's graph: programs that use FastRpc never download
+// them. It has no code for programs, only tests.
+package clustertest
