@@ -107,7 +107,7 @@ type state struct {
 // member is one master.
 type member struct {
 	addr     string
-	weight   int
+	weight   atomic.Int64 // a resolver may change it while calls read it
 	s        *slave.Slave
 	inFlight atomic.Int64
 	calls    atomic.Int64
@@ -118,7 +118,7 @@ type member struct {
 }
 
 func (m *member) Address() string { return m.addr }
-func (m *member) Weight() int     { return m.weight }
+func (m *member) Weight() int     { return int(m.weight.Load()) }
 func (m *member) InFlight() int64 { return m.inFlight.Load() }
 
 // New returns a client for the masters cfg.Resolver finds; it starts
@@ -182,7 +182,7 @@ func (c *Client) update(eps []Endpoint) {
 	var kept []*member
 	for _, m := range c.members {
 		if ep, ok := want[m.addr]; ok {
-			m.weight = max(ep.Weight, 1)
+			m.weight.Store(int64(max(ep.Weight, 1)))
 			kept = append(kept, m)
 			delete(want, m.addr)
 		} else {
@@ -200,7 +200,8 @@ func (c *Client) update(eps []Endpoint) {
 		if err != nil {
 			continue // an address the slave refuses (no port): never callable
 		}
-		m := &member{addr: ep.Address, weight: max(ep.Weight, 1), s: s}
+		m := &member{addr: ep.Address, s: s}
+		m.weight.Store(int64(max(ep.Weight, 1)))
 		kept = append(kept, m)
 		go c.fetchMethods(m)
 	}
