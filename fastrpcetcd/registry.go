@@ -68,7 +68,9 @@ type Registry struct {
 	// must then name a host: a listener on every interface (":10000",
 	// "0.0.0.0:10000") needs Address, since no slave can dial that.
 	Address string `json:"address,omitempty"`
-	// Zone is where the master runs, for zone-aware balancing.
+	// Zone is where the master runs, such as "eu-west-1a". Clients see it
+	// in cluster.Endpoint.Zone, for a balancer of their own: the built-in
+	// balancers do not use it.
 	Zone string `json:"zone,omitempty"`
 	// Weight is the master's share relative to the others; 0 means 1.
 	Weight int `json:"weight,omitempty"`
