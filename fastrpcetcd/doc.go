@@ -21,7 +21,10 @@
 // operator revoked it. The Registry then grants a new lease and writes the
 // key again as soon as etcd answers, for as long as the master serves;
 // losing the lease does not stop the master (rpcx's registry, which
-// stopped renewing after one failure, is the trap avoided here).
+// stopped renewing after one failure, is the trap avoided here). A key
+// deleted while its lease lives is written again within a TTL, and a lease
+// given up during an outage (etcd restores leases when it restarts) is
+// revoked on withdrawal with the current one.
 //
 // Methods are informational (for operators and tools): a cluster client
 // learns each master's methods from the master itself. Zone and weight

@@ -7,9 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/AmanTrance/FastRpc/cluster"
@@ -60,6 +60,7 @@ type Resolver struct {
 	// nil means slog.Default().
 	Logger *slog.Logger `json:"-"`
 
+	mu    sync.Mutex
 	owned bool // Client was made by Provision
 }
 
@@ -74,16 +75,28 @@ func (r *Resolver) shared() endpoints {
 
 // Validate checks the service, the endpoints and the timeout.
 func (r *Resolver) Validate() error {
-	return r.shared().validate(r.Client != nil)
+	return r.shared().validate(r.client() != nil)
 }
 
-// Provision makes the client of Endpoints, which Cleanup closes.
-func (r *Resolver) Provision(context.Context) error {
-	if r.Client != nil {
-		return nil
+func (r *Resolver) client() *clientv3.Client {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.Client
+}
+
+// Provision makes the client of Endpoints, which Cleanup closes, and takes
+// the loader's logger if Logger is unset.
+func (r *Resolver) Provision(ctx context.Context) error {
+	if r.Logger == nil {
+		r.Logger = module.LoggerFrom(ctx)
 	}
 	if err := r.Validate(); err != nil {
 		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.Client != nil {
+		return nil
 	}
 	c, err := r.shared().newClient()
 	if err != nil {
@@ -93,8 +106,11 @@ func (r *Resolver) Provision(context.Context) error {
 	return nil
 }
 
-// Cleanup closes the client Provision made.
+// Cleanup closes the client Provision made; a Watch still running on it
+// then returns an error.
 func (r *Resolver) Cleanup() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if !r.owned || r.Client == nil {
 		return nil
 	}
@@ -111,12 +127,13 @@ func (r *Resolver) logger() *slog.Logger {
 }
 
 // Watch implements cluster.Resolver. It returns ctx's error when ctx
-// ends, and another error only for a config that cannot work.
+// ends, and another error only when it cannot go on: a config that cannot
+// work, or its etcd client closed under it.
 func (r *Resolver) Watch(ctx context.Context, update func([]cluster.Endpoint)) error {
 	if err := r.Validate(); err != nil {
 		return errtext.Errorf("resolver.etcd: %w", err)
 	}
-	c := r.Client
+	c := r.client()
 	if c == nil {
 		var err error
 		if c, err = r.shared().newClient(); err != nil {
@@ -141,17 +158,30 @@ type watcher struct {
 }
 
 func (w *watcher) run(ctx context.Context) error {
-	wait := resolverRetryBase
+	wait, failures := resolverRetryBase, 0
 	for {
 		rev, err := w.list(ctx)
 		if err == nil {
-			wait = resolverRetryBase
+			failures = 0
+			since := time.Now()
 			err = w.watch(ctx, rev)
+			if time.Since(since) >= resolverRetryMax {
+				wait = resolverRetryBase // the watch lasted: not a storm
+			}
+		} else {
+			failures++
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		w.r.logger().Debug("fastrpc: resolver.etcd lists again", "service", w.r.Service, "err", err, "in", wait)
+		if w.c.Ctx().Err() != nil {
+			return errtext.Errorf("resolver.etcd: the etcd client was closed under the watch of %s; the list is no longer followed, so make the cluster client again", w.prefix)
+		}
+		level := slog.LevelDebug
+		if failures%warnEvery == 1 {
+			level = slog.LevelWarn
+		}
+		w.r.logger().Log(ctx, level, "fastrpc: resolver.etcd lists again; the last list stays meanwhile", "service", w.r.Service, "err", err, "failed lists", failures, "in", wait)
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -211,16 +241,22 @@ func (w *watcher) watch(ctx context.Context, rev int64) error {
 
 // put records the master of key, or drops the key if its record is bad.
 func (w *watcher) put(key string, value []byte) {
-	var rec record
+	var rec struct { // record, without what the client does not use
+		Address string `json:"address"`
+		Zone    string `json:"zone"`
+		Weight  int    `json:"weight"`
+	}
 	err := json.Unmarshal(value, &rec)
 	if err == nil && rec.Address == "" {
 		rec.Address = strings.TrimPrefix(key, w.prefix)
 	}
 	if err == nil {
-		_, _, err = net.SplitHostPort(rec.Address)
+		if err = dialable(rec.Address); err != nil {
+			err = fmt.Errorf("address %q: %w", rec.Address, err)
+		}
 	}
-	if err == nil && rec.Weight < 0 {
-		err = fmt.Errorf("weight %d: negative", rec.Weight)
+	if err == nil && (rec.Weight < 0 || rec.Weight > MaxWeight) {
+		err = fmt.Errorf("weight %d: out of range (0 to %d)", rec.Weight, MaxWeight)
 	}
 	if err != nil {
 		delete(w.keys, key)

@@ -8,7 +8,6 @@
 package etcdtest
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -38,19 +37,24 @@ type Server struct {
 // New starts a server keeping its data in dir (which it creates), on two
 // free loopback ports.
 func New(dir string) (*Server, error) {
-	client, err := freeURL()
-	if err != nil {
-		return nil, err
+	var err error
+	// A port found free can be taken by another process before etcd binds
+	// it: try other ports a few times.
+	for range 3 {
+		var client, peer url.URL
+		if client, err = freeURL(); err != nil {
+			return nil, err
+		}
+		if peer, err = freeURL(); err != nil {
+			return nil, err
+		}
+		s := &Server{dir: dir, client: client, peer: peer}
+		if err = s.Start(); err == nil {
+			return s, nil
+		}
+		_ = os.RemoveAll(dir)
 	}
-	peer, err := freeURL()
-	if err != nil {
-		return nil, err
-	}
-	s := &Server{dir: dir, client: client, peer: peer}
-	if err := s.Start(); err != nil {
-		return nil, err
-	}
-	return s, nil
+	return nil, err
 }
 
 // Start starts a server for t, with its data in a directory of t's, and
@@ -133,7 +137,7 @@ func (s *Server) Remove() error {
 func freeURL() (url.URL, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return url.URL{}, errors.Join(errors.New("etcdtest: find a free port"), err)
+		return url.URL{}, fmt.Errorf("etcdtest: find a free loopback port: %w", err)
 	}
 	addr := ln.Addr().String()
 	if err := ln.Close(); err != nil {
