@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/AmanTrance/FastRpc/cluster"
@@ -33,14 +34,23 @@ func register(t *testing.T, reg *fastrpcetcd.Registry, addr string) func(context
 // it comes back, key and all: withdrawing revokes it too.
 func TestWithdrawRevokesALeaseLostInAnOutage(t *testing.T) {
 	etcd := etcdtest.Start(t)
-	reg := &fastrpcetcd.Registry{Endpoints: []string{etcd.URL()}, Service: "orders", TTL: module.Duration(2 * time.Second), Timeout: module.Duration(300 * time.Millisecond)}
-	t.Cleanup(func() { _ = reg.Close() })
+	c := client(t, etcd)
+	reg := &fastrpcetcd.Registry{Client: c, Service: "orders", TTL: module.Duration(2 * time.Second), Timeout: module.Duration(300 * time.Millisecond)}
 	w := register(t, reg, "127.0.0.1:1")
 	etcd.Stop()
 	time.Sleep(5 * time.Second) // past the TTL: the registry counts the lease lost
 	require.NoError(t, etcd.Start())
+	// Once the client is back (its reconnection backoff can take seconds
+	// after an outage), withdraw at once: before the registry's next try
+	// writes the key on a new lease, the key is on the restored old one.
+	require.Eventually(t, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		_, err := c.Get(ctx, "any")
+		return err == nil
+	}, hangGuard, 10*time.Millisecond, "the client reconnects")
 	require.NoError(t, w(testCtx(t)))
-	require.Zero(t, keyLease(t, client(t, etcd), svc+"127.0.0.1:1"), "withdraw removed the key")
+	require.Zero(t, keyLease(t, c, svc+"127.0.0.1:1"), "withdraw removed the key")
 }
 
 // A key deleted while its lease lives is written again.
@@ -138,7 +148,9 @@ func TestClosedClientStopsTheKeeper(t *testing.T) {
 	reg := &fastrpcetcd.Registry{Client: c, Service: "orders", TTL: module.Duration(2 * time.Second), Logger: slog.New(slog.NewTextHandler(&logs, nil))}
 	w := register(t, reg, "127.0.0.1:1")
 	require.NoError(t, c.Close())
-	require.Eventually(t, func() bool { return keepers() == 0 }, hangGuard, 20*time.Millisecond, "the keeper stops")
+	if !assert.Eventually(t, func() bool { return keepers() == 0 }, hangGuard, 20*time.Millisecond, "the keeper stops") {
+		t.Fatalf("keepers: %s", strings.Join(keeperStacks(), "\n\n"))
+	}
 	require.Contains(t, logs.String(), "the etcd client of the registry was closed")
 	done := make(chan error, 1)
 	go func() { done <- w(testCtx(t)) }()
@@ -194,8 +206,18 @@ func TestResolverLeavesOutUndialableRecords(t *testing.T) {
 
 // keepers counts the goroutines keeping announcements alive.
 func keepers() int {
+	return len(keeperStacks())
+}
+
+func keeperStacks() []string {
 	buf := make([]byte, 4<<20)
-	return strings.Count(string(buf[:runtime.Stack(buf, true)]), "fastrpcetcd.(*announcement).keep(")
+	var out []string
+	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+		if strings.Contains(g, "fastrpcetcd.(*announcement).keep(") {
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 type syncBuffer struct {

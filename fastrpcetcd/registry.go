@@ -281,8 +281,8 @@ func (r *Registry) Register(ctx context.Context, reg master.Registration) (func(
 	// Serve is under way; if etcd does not answer, keep goes on trying.
 	first := a.grantAndPut(ctx)
 	if first != nil && ctx.Err() != nil {
-		close(a.done) // keep never runs
-		_ = a.withdraw(context.Background())
+		close(a.done)                              // keep never runs
+		_ = a.withdraw(context.WithoutCancel(ctx)) // revokes a lease whose write failed, within Timeout
 		return nil, errtext.Errorf("master.registry.etcd: register %s: %w; the master was not announced", addr, ctx.Err())
 	}
 	if first != nil {
@@ -432,6 +432,10 @@ func (a *announcement) hold(ctx context.Context, lease clientv3.LeaseID) error {
 			}
 		case <-check.C:
 			a.rewriteIfGone(ctx, lease)
+		case <-a.c.Ctx().Done():
+			// The client was closed. Its keep-alive channel may never
+			// close: a KeepAlive that raced with Close is not told.
+			return errors.New("the etcd client was closed")
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -478,21 +482,22 @@ func (a *announcement) doWithdraw(ctx context.Context) error {
 	leases := append(a.old, a.lease)
 	a.lease, a.old = 0, nil
 	a.mu.Unlock()
+	// etcd may be coming back (a client reconnects within a second or
+	// two): try again, all within Timeout, so that a Shutdown whose ctx
+	// has no deadline does not wait forever for an etcd that is gone.
+	rctx, cancel := context.WithTimeout(ctx, a.r.shared().timeout())
+	defer cancel()
 	var errs []error
 	for _, l := range leases {
 		if l == 0 {
 			continue
 		}
-		// etcd may be coming back (a client reconnects within a second
-		// or two): try again until ctx ends.
 		for {
-			rctx, cancel := context.WithTimeout(ctx, a.r.shared().timeout())
 			err := revoke(rctx, a.c, l)
-			cancel()
 			if err == nil {
 				break
 			}
-			if a.clientClosed() || !sleep(ctx, registryRetryBase) {
+			if a.clientClosed() || !sleep(rctx, registryRetryBase) {
 				errs = append(errs, err)
 				break
 			}
