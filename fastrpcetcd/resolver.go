@@ -241,11 +241,7 @@ func (w *watcher) watch(ctx context.Context, rev int64) error {
 
 // put records the master of key, or drops the key if its record is bad.
 func (w *watcher) put(key string, value []byte) {
-	var rec struct { // record, without what the client does not use
-		Address string `json:"address"`
-		Zone    string `json:"zone"`
-		Weight  int    `json:"weight"`
-	}
+	var rec record
 	err := json.Unmarshal(value, &rec)
 	if err == nil && rec.Address == "" {
 		rec.Address = strings.TrimPrefix(key, w.prefix)
